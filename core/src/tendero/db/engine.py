@@ -1,0 +1,108 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL.
+
+SQLite allows one writer at a time per file. Several pooled connections writing at once
+only fight over the lock ("database is locked"), so writes go through a single
+connection (``Database.session``) and reads that may run long — exports, the Orders
+page — use a small separate pool (``Database.read_session``); WAL lets those readers
+run beside the writer. On PostgreSQL both names share one pooled engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-32000",
+    "PRAGMA mmap_size=268435456",
+)
+
+
+def is_sqlite(url: str | sa.URL) -> bool:
+    return sa.make_url(url).get_backend_name() == "sqlite"
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # aiosqlite's driver opens transactions itself; let SQLAlchemy issue BEGIN.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Take the write lock up front: a deferred transaction that reads and then
+        # writes fails with SQLITE_BUSY, without waiting, when another writer got in
+        # between; IMMEDIATE waits for the lock instead (busy_timeout).
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def make_engine(url: str, *, writer: bool = True, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
+    """Create an async engine with this project's settings for the URL's backend."""
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_size=1 if writer else pool_size,
+            max_overflow=0,
+            pool_timeout=60,
+        )
+        _install_sqlite_pragmas(engine, writer=writer)
+        return engine
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+class Database:
+    """The application's database handle: a writer engine and a reader engine."""
+
+    def __init__(self, url: str, *, echo: bool = False, read_pool_size: int = 4) -> None:
+        self.url = url
+        self.is_sqlite = is_sqlite(url)
+        self.engine = make_engine(url, writer=True, echo=echo, pool_size=10)
+        self.read_engine = (
+            make_engine(url, writer=False, echo=echo, pool_size=read_pool_size)
+            if self.is_sqlite
+            else self.engine
+        )
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for work that writes; commits on success, rolls back on error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only (long scans included); never commits."""
+        async with self._read_sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

@@ -1,0 +1,1 @@
+"""Tendero plugin: facebook."""

@@ -1,0 +1,3 @@
+"""Hook implementations of the facebook plugin."""
+
+from tendero import hookimpl  # noqa: F401

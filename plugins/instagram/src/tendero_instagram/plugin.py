@@ -1,0 +1,3 @@
+"""Hook implementations of the instagram plugin."""
+
+from tendero import hookimpl  # noqa: F401

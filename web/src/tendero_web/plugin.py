@@ -1,0 +1,3 @@
+"""Hook implementations of the web panel plugin."""
+
+from tendero import hookimpl  # noqa: F401
