@@ -164,3 +164,11 @@ def cli(tmp_path: Path, database_url: str) -> CLI:
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     return CLI(data_dir, database_url)
+
+
+@pytest.fixture
+def sqlite_cli(tmp_path: Path, sqlite_url: str) -> CLI:
+    """The CLI on SQLite only, for tests where the engine makes no difference."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    return CLI(data_dir, sqlite_url)

@@ -1,1 +1,1 @@
-"""Tendero plugin: facebook."""
+"""Tendero plugin: the Facebook Messenger channel."""

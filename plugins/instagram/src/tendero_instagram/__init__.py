@@ -1,1 +1,1 @@
-"""Tendero plugin: instagram."""
+"""Tendero plugin: the Instagram Direct channel."""

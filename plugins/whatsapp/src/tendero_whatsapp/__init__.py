@@ -1,1 +1,1 @@
-"""Tendero plugin: whatsapp."""
+"""Tendero plugin: the WhatsApp Cloud API channel."""

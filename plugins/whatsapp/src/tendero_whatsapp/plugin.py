@@ -1,3 +1,13 @@
-"""Hook implementations of the whatsapp plugin."""
+"""Hook implementations of the WhatsApp plugin."""
 
-from tendero import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from tendero import hookimpl
+from tendero.settings import Settings
+from tendero_whatsapp.channel import WhatsAppChannel
+
+
+@hookimpl
+def register_channels(settings: Settings) -> list[WhatsAppChannel]:
+    """The WhatsApp channel (listed as "not configured" until its credentials are set)."""
+    return [WhatsAppChannel(settings)]

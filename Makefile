@@ -1,0 +1,51 @@
+# Tendero: `make run` serves the demo store, `make test` runs every test.
+# Needs only Python 3.11+ and make: uv (pinned) is installed into .tools/ on first use,
+# and it installs the locked dependencies into .venv/.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+
+PROJECT_FILES := pyproject.toml uv.lock core/pyproject.toml web/pyproject.toml \
+	$(wildcard plugins/*/pyproject.toml)
+
+.PHONY: install run test bench lint format clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) $(PROJECT_FILES)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/tendero db upgrade
+	$(BIN)/tendero demo --if-empty
+	$(BIN)/tendero serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache
