@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from sqlalchemy.ext.asyncio import create_async_engine
-
 from tendero.db import Database
 from tendero.db.migrate import upgrade
 from tendero.db.models import Base

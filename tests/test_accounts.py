@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from tendero import accounts
 from tendero.db import Database
 from tendero.db.models import ApiToken, User

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-
 from tendero.db import Database
 from tendero.db.models import Product
 from tendero.db.types import utcnow

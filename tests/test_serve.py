@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-
 from tendero.app import DATABASE, HTTP_CLIENT, create_app
+from tendero.builtin import EXPIRY_TASK
 from tendero.plugins import create_plugin_manager
 from tendero.settings import Settings
 
@@ -97,9 +97,12 @@ async def test_create_app_over_a_real_socket(settings: Settings) -> None:
                 data = await resp.json()
         assert data["status"] == "ok"
         assert data["database"] == app[DATABASE].dialect
+        expiry = app[EXPIRY_TASK]  # the core plugin started the unpaid-order expiry job
+        assert not expiry.done()
     finally:
         await runner.cleanup()
     assert app[HTTP_CLIENT].closed
+    assert expiry.cancelled()
 
 
 async def test_healthz_reports_an_unreachable_database(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tendero.settings import Settings
 
 ALL_NAMES = """DATABASE_URL DATA_DIR SECRET_KEY GRAPH_API_URL INSTAGRAM_GRAPH_API_URL

@@ -6,6 +6,7 @@ which only a SHA-256 digest is stored, so a database leak does not leak credenti
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     except ValidationFailed:
         return None
     user = await session.scalar(sa.select(User).where(User.email == email))
-    stored = user.password_hash if user else _DUMMY_HASH
+    stored = user.password_hash if user else _dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
@@ -74,7 +75,10 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     return user
 
 
-_DUMMY_HASH = _hasher.hash("timing-equaliser-not-a-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown emails, so both paths cost the same."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)

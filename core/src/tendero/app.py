@@ -12,7 +12,7 @@ from aiohttp import web
 
 from tendero import __version__
 from tendero.db import Database
-from tendero.plugins import call_hook, create_plugin_manager
+from tendero.plugins import call_hook, create_plugin_manager, notify
 from tendero.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -62,10 +62,13 @@ def create_app(
         app[HTTP_CLIENT] = aiohttp.ClientSession(timeout=timeout)
         await call_hook(pm, "startup", app=app)
         log.info("tendero started", version=__version__, database=app[DATABASE].dialect)
-        yield
-        await call_hook(pm, "shutdown", app=app)
-        await app[HTTP_CLIENT].close()
-        await app[DATABASE].dispose()
+        try:
+            yield
+        finally:
+            # One failing plugin must not keep the others, or the database, open.
+            await notify(pm, "shutdown", app=app)
+            await app[HTTP_CLIENT].close()
+            await app[DATABASE].dispose()
         log.info("tendero stopped")
 
     app.cleanup_ctx.append(resources)

@@ -12,10 +12,12 @@ Calling conventions (each spec's docstring names its own):
 * **First result wins** (*firstresult*) — the host asks one implementation after another
   and stops at the first answer that is not ``None``; plugins registered later are asked
   first, so a third-party plugin overrides the built-in (:func:`tendero.plugins.call_firstresult`).
-* **Notification** — the event hooks (``order_created``, ``order_status_changed``, ...)
-  and ``startup``/``shutdown``: every implementation runs, return values are ignored, and
-  an exception in one plugin is logged without stopping the others
-  (:func:`tendero.plugins.notify`).
+* **Notification** — the event hooks (``order_created``, ``order_status_changed``, ...):
+  every implementation runs, return values are ignored, and an exception in one plugin
+  is logged without stopping the others (:func:`tendero.plugins.notify`).
+* **Lifecycle** — ``startup``, ``shutdown`` and ``register_routes``: every implementation
+  runs, return values are ignored, and an exception stops the app from starting (a shop
+  half set up is worse than one that refuses to start).
 
 Call hooks with keyword arguments only. Arguments are added over time but never renamed:
 an implementation may accept any subset of a spec's arguments (pluggy passes only those
@@ -47,17 +49,17 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
 @hookspec
 def startup(app: web.Application) -> Any:
-    """Notification: the web application is starting; the database is ready.
+    """Lifecycle: the web application is starting; the database is ready.
 
-    Every implementation runs; return values are ignored. Open connections or start
-    background tasks here and keep them on ``app`` under your own ``web.AppKey``.
-    May be async.
+    Every implementation runs; return values are ignored; an exception stops the start.
+    Open connections or start background tasks here and keep them on ``app`` under your
+    own ``web.AppKey``. May be async.
     """
 
 
 @hookspec
 def shutdown(app: web.Application) -> Any:
-    """Notification: the web application is stopping; the database is still open.
+    """Lifecycle: the web application is stopping; the database is still open.
 
     Every implementation runs; return values are ignored. Close what ``startup`` opened.
     May be async.
@@ -66,7 +68,7 @@ def shutdown(app: web.Application) -> Any:
 
 @hookspec
 def register_routes(app: web.Application) -> Any:
-    """Add HTTP routes (sub-apps, middlewares, static files) to the application.
+    """Lifecycle: add HTTP routes (sub-apps, middlewares, static files) to the app.
 
     Every implementation runs once while the app is built, before it starts; the return
     value is ignored. Must be a plain function (the app factory is synchronous). Add

@@ -145,9 +145,7 @@ class TenderoPluginManager(pluggy.PluginManager):
         missing = [n for n in names if n not in by_name]
         if missing:
             known = ", ".join(sorted(by_name)) or "none"
-            raise LookupError(
-                f"plugins not installed: {', '.join(missing)} (installed: {known})"
-            )
+            raise LookupError(f"plugins not installed: {', '.join(missing)} (installed: {known})")
         loaded = []
         for name in names:
             if self.has_plugin(name):

@@ -37,7 +37,11 @@ MAX_ATTRIBUTE_KEY = 100
 TRUE_WORDS = frozenset({"true", "yes", "y", "si", "sí", "1", "verdadero", "x", "on", "activo", "active"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "falso", "off", "inactivo", "inactive"})
 
-_CURRENCY_EDGE = re.compile(r"^(?:[A-Za-z]{2}\$|[A-Za-z]{3}\s*|[$€£¥]\s*)+|(?:\s*[A-Za-z]{3}|\s*[$€£¥])+$")
+# "$", "MX$", "US$", "€", "MXN " before the number; " MXN", "$" after it.
+_CURRENCY_EDGE = re.compile(
+    r"^(?:[A-Za-z]{2}\$|[A-Z]{3}\s*|[A-Za-z]{3}\s+|[$€£¥]\s*)+"
+    r"|(?:\s*[A-Z]{3}|\s+[A-Za-z]{3}|\s*[$€£¥])+$"
+)
 _GROUP_SPACE = re.compile(r"(?<=\d)[\s\u00a0\u202f']+(?=\d)")
 
 
@@ -120,8 +124,8 @@ def _normalise_separators(text: str, shown: str) -> str:
         return whole  # "1249." -> 1249
     if len(fraction) == 3 and whole not in ("", "0") and whole.lstrip("0"):
         raise FieldError(
-            f"price {shown!r} is ambiguous: it could mean {whole}{fraction} or "
-            f"{whole}.{fraction}; write {whole}{fraction} or {whole}.{fraction}0 instead"
+            f"price {shown!r} is ambiguous ({whole}{fraction} or {whole}.{fraction}?): "
+            f"write it without a thousands separator, e.g. {whole}{fraction} or {whole}{fraction}.00"
         )
     return (whole or "0") + "." + fraction
 
@@ -149,12 +153,14 @@ def parse_stock(value: Any) -> int | None:
         text = _GROUP_SPACE.sub("", value.strip())
         if not text:
             return None
-        match = re.fullmatch(r"([+-]?\d+)(?:[.,]0+)?", text) or re.fullmatch(
-            r"([+-]?\d{1,3}(?:,\d{3})+)", text
+        # A whole number, maybe with thousands separators (stock has no decimals, so
+        # "1,000" and "1.000" are a thousand) or a spreadsheet's ".0"/",00".
+        match = re.fullmatch(r"([+-]?\d{1,3}(?:([.,])\d{3})(?:\2\d{3})*)", text) or re.fullmatch(
+            r"([+-]?\d+)(?:[.,]0{1,2})?", text
         )
         if not match:
             raise FieldError(f"stock {value.strip()!r} is not a whole number")
-        number = int(match.group(1).replace(",", ""))
+        number = int(re.sub(r"[.,]", "", match.group(1)))
     else:
         raise FieldError(f"stock {value!r} is not a whole number")
     if number < 0:

@@ -14,16 +14,10 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from unidecode import unidecode
-
 from tendero.catalog.vocabulary import STOPWORDS, SYNONYM_GROUPS
+from tendero.text import fold
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
-
-
-def fold(text: str) -> str:
-    """Lower-case ASCII form of ``text``: "Proteína CAFÉ" -> "proteina cafe"."""
-    return unidecode(text).lower()
 
 
 def words(text: str) -> list[str]:
@@ -41,8 +35,10 @@ def stem(word: str) -> str:
     berries/berry, pantalones/pantalon. Words with digits ("2lb", "500ml") and short
     words are kept as they are.
     """
-    if len(word) <= 3 or not word.isalpha():
+    if not word.isalpha():
         return word
+    if len(word) <= 3:
+        return word[:-1] + "c" if word.endswith("z") else word  # luz -> luc, like luces
     if word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
     if len(word) >= 4 and word.endswith("e"):

@@ -68,6 +68,7 @@ class MessageLimits:
 
         Never splits a character: in bytes mode the cut falls on a UTF-8 boundary.
         """
+
         def size(s: str) -> int:
             return len(s.encode("utf-8")) if unit == "bytes" else len(s)
 
@@ -76,8 +77,10 @@ class MessageLimits:
         budget = limit - size(ELLIPSIS)
         if budget <= 0:
             return ""
-        cut = text[:budget] if unit == "chars" else (
-            text.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+        cut = (
+            text[:budget]
+            if unit == "chars"
+            else (text.encode("utf-8")[:budget].decode("utf-8", errors="ignore"))
         )
         return cut.rstrip() + ELLIPSIS
 
@@ -107,7 +110,7 @@ class MessageLimits:
                 head = self.truncate(current, self.max_text_length, unit=self.text_length_unit)
                 head = head.removesuffix(ELLIPSIS) or current[:1]
                 parts.append(head.rstrip())
-                current = current[len(head):].lstrip()
+                current = current[len(head) :].lstrip()
         if current.strip():
             parts.append(current.rstrip())
         return parts
@@ -138,7 +141,9 @@ class MessageLimits:
                     f"list row title {row.title!r} must have 1-{self.max_list_row_title_length} characters"
                 )
             if len(row.description or "") > self.max_list_row_description_length:
-                found.append(f"list row description longer than {self.max_list_row_description_length}")
+                found.append(
+                    f"list row description longer than {self.max_list_row_description_length}"
+                )
         if message.buttons and message.list_rows:
             found.append("a message carries buttons or a list, not both")
         # Without captions (max 0) the adapter sends the text as a message of its own.
@@ -293,7 +298,9 @@ class Channel(ABC):
         """The environment variables still to set, e.g. ``["TENDERO_WHATSAPP_ACCESS_TOKEN"]``."""
         current = settings if settings is not None else self.settings
         return [
-            f"TENDERO_{key.upper()}" for key in self.required_settings if not getattr(current, key, "")
+            f"TENDERO_{key.upper()}"
+            for key in self.required_settings
+            if not getattr(current, key, "")
         ]
 
     def configured(self, settings: Settings | None = None) -> bool:

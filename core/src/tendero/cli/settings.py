@@ -11,6 +11,7 @@ import json
 import click
 
 from tendero.cli.common import console, open_database, run_async
+from tendero.errors import ValidationFailed
 from tendero.store import service
 from tendero.store.keys import get_path
 
@@ -20,6 +21,10 @@ def _who() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no user name for this uid (containers)
         return "cli"
+
+
+def _say(message: str) -> None:
+    console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def _json(value: object, *, indent: int | None = 2) -> str:
@@ -35,7 +40,9 @@ def settings() -> None:
 
 
 @settings.command("show")
-@click.option("--draft", is_flag=True, help="Show the draft (the live settings when there is none).")
+@click.option(
+    "--draft", is_flag=True, help="Show the draft (the live settings when there is none)."
+)
 @run_async
 async def show(draft: bool) -> None:
     """Print the settings document as JSON (the live one unless --draft)."""
@@ -43,18 +50,19 @@ async def show(draft: bool) -> None:
         if draft:
             doc = await service.get_draft(session)
             if not await service.has_draft(session):
-                console.print("No draft: showing the live settings.")
+                _say("No draft: showing the live settings.")
         else:
             doc, version = await service.get_published_with_version(session)
             if version is None:
-                console.print("Nothing published yet: showing the defaults.")
+                _say("Nothing published yet: showing the defaults.")
     out = click.get_binary_stream("stdout")
     out.write((_json(doc.model_dump(mode="json")) + "\n").encode("utf-8"))
     out.flush()
 
 
 @settings.command(
-    "set", context_settings={"ignore_unknown_options": True}  # so `set KEY -1` is a value
+    "set",
+    context_settings={"ignore_unknown_options": True},  # so `set KEY -1` is a value
 )
 @click.argument("key")
 @click.argument("value")
@@ -69,12 +77,11 @@ async def set_value(key: str, value: str) -> None:
     """
     async with open_database() as db, db.session() as session:
         doc = await service.set_value(session, key, value, by=_who())
-    shown = _json(get_path(doc.model_dump(mode="json"), key), indent=None)
-    console.print(
-        f"Draft: {key} = {shown}. Run `tendero settings publish` to make it live.",
-        highlight=False,
-        markup=False,
-    )
+    try:
+        change = f"{key} = {_json(get_path(doc.model_dump(mode='json'), key), indent=None)}"
+    except ValidationFailed:  # `null` removed an exchange rate
+        change = f"{key} removed"
+    _say(f"Draft: {change}. Run `tendero settings publish` to make it live.")
 
 
 @settings.command("publish")
@@ -83,7 +90,7 @@ async def publish() -> None:
     """Make the draft the live settings (refused, listing every problem, if invalid)."""
     async with open_database() as db, db.session() as session:
         version = await service.publish(session, by=_who())
-    console.print(f"Published version {version}.", highlight=False)
+    _say(f"Published version {version}.")
 
 
 @settings.command("discard")
@@ -92,7 +99,7 @@ async def discard() -> None:
     """Drop the draft; the live settings stay as they are."""
     async with open_database() as db, db.session() as session:
         dropped = await service.discard(session)
-    console.print("Draft discarded." if dropped else "No draft to discard.")
+    _say("Draft discarded." if dropped else "No draft to discard.")
 
 
 @settings.command("history")
@@ -102,7 +109,7 @@ async def history() -> None:
     async with open_database() as db, db.read_session() as session:
         versions = await service.history(session)
     if not versions:
-        console.print("Nothing published yet.")
+        _say("Nothing published yet.")
     for entry in versions:
         when = entry.published_at.isoformat(timespec="seconds")
         click.echo(f"{entry.version}\t{when}\t{entry.published_by or ''}")

@@ -243,6 +243,7 @@ class OrderItem(Base):
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.Index("ix_order_items_order_id", "order_id"),
+        sa.Index("ix_order_items_product_id", "product_id"),
         sa.Index("ix_order_items_sku", "sku"),
     )
 

@@ -166,14 +166,15 @@ async def load_demo_store(db: Database) -> DemoStoreSummary:
 
     document = demo_document()
     async with db.session() as session:
-        published = await publish_document(session, document, by="demo")
-    version = int(getattr(published, "version", 1) or 1)
+        version = await publish_document(session, document, by="demo")
 
     csv_bytes = resources.files(__package__).joinpath(PRODUCTS_FILE).read_bytes()
-    report = await Catalog(db).import_bytes(csv_bytes, filename=PRODUCTS_FILE, mode="add", strict=True)
-    rejected = list(getattr(report, "errors", None) or getattr(report, "rejected", None) or [])
-    if rejected:
-        raise TenderoError("The demo catalog did not import cleanly.", details=[str(r) for r in rejected])
+    report = await Catalog(db).import_file(csv_bytes, filename=PRODUCTS_FILE, mode="add", strict=True)
+    if not report.ok:
+        raise TenderoError(
+            "The demo catalog did not import cleanly.",
+            details=[f"line {e.line}: {e.reason}" for e in report.errors],
+        )
 
     async with db.read_session() as session:
         total = await session.scalar(sa.select(sa.func.count()).select_from(Product)) or 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tendero.db.models import Order, OrderItem
 from tendero.errors import ValidationFailed
 from tendero.orders.serialize import build_order_json
-from tendero.orders.service import fold
 from tendero.orders.status import DeliveryMethod, OrderStatus, PaymentStatus, parse_enum
+from tendero.text import fold
 
 if TYPE_CHECKING:
     from tendero.db import Database
@@ -71,7 +71,9 @@ class OrderFilter:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValidationFailed(f"unknown time zone {self.timezone!r}") from None
         if self.since and self.until and self.since > self.until:
-            raise ValidationFailed(f"the date range ends ({self.until}) before it starts ({self.since})")
+            raise ValidationFailed(
+                f"the date range ends ({self.until}) before it starts ({self.since})"
+            )
 
     def day_start(self, day: date) -> datetime:
         """Midnight starting ``day`` in the filter's time zone, as UTC."""
@@ -108,10 +110,9 @@ class OrderCursor:
 
     created_at: datetime
     id: int
-    _sep: str = field(default="|", repr=False)
 
     def encode(self) -> str:
-        raw = f"{self.created_at.isoformat()}{self._sep}{self.id}".encode()
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -142,7 +143,10 @@ async def fetch_orders_page(
     if after is not None:
         key = sa.tuple_(_orders.c.created_at, _orders.c.id)
         query = query.where(
-            key < sa.tuple_(sa.literal(after.created_at, _orders.c.created_at.type), sa.literal(after.id))
+            key
+            < sa.tuple_(
+                sa.literal(after.created_at, _orders.c.created_at.type), sa.literal(after.id)
+            )
         )
     query = query.order_by(_orders.c.created_at.desc(), _orders.c.id.desc()).limit(limit + 1)
     rows = (await session.execute(query)).all()
@@ -153,8 +157,12 @@ async def fetch_orders_page(
     items: dict[int, list[Any]] = {row.id: [] for row in rows}
     item_rows = await session.execute(
         sa.select(
-            _items.c.order_id, _items.c.sku, _items.c.name, _items.c.quantity,
-            _items.c.unit_price, _items.c.line_total,
+            _items.c.order_id,
+            _items.c.sku,
+            _items.c.name,
+            _items.c.quantity,
+            _items.c.unit_price,
+            _items.c.line_total,
         )
         .where(_items.c.order_id.in_(list(items)))
         .order_by(_items.c.order_id, _items.c.id)

@@ -27,7 +27,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
-from unidecode import unidecode
 
 from tendero.db.models import (
     Order,
@@ -63,6 +62,7 @@ from tendero.orders.status import (
 from tendero.orders.totals import CartLine, Quote, merge_lines, quote
 from tendero.plugins import resolve
 from tendero.store.document import Location, StoreDocument
+from tendero.text import fold
 
 if TYPE_CHECKING:
     import pluggy
@@ -138,11 +138,6 @@ class Customer:
         return cls(**{k: str(v or "").strip() for k, v in value.items()})
 
 
-def fold(text: str) -> str:
-    """Lower-case, accent-free, single-spaced text (how search text is stored and matched)."""
-    return " ".join(unidecode(text).lower().split())
-
-
 def order_search_text(number: int, customer: Customer, items: Iterable[Any]) -> str:
     """What the Orders page search box matches: customer, products, SKUs and ``#number``."""
     parts = [f"#{number}", customer.name, customer.email, customer.phone, customer.platform_id]
@@ -159,13 +154,17 @@ def _check_lines(lines: Iterable[CartLine]) -> list[CartLine]:
     for line in lines:
         qty = line.quantity
         if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
-            problems.append(f"product {line.product_id}: quantity must be a whole number above 0, not {qty!r}")
+            problems.append(
+                f"product {line.product_id}: quantity must be a whole number above 0, not {qty!r}"
+            )
     if problems:
         raise ValidationFailed("invalid cart", details=problems)
     return merge_lines(lines)
 
 
-def _shipping_address(value: Mapping[str, Any] | None, problems: list[str]) -> dict[str, str] | None:
+def _shipping_address(
+    value: Mapping[str, Any] | None, problems: list[str]
+) -> dict[str, str] | None:
     if value is None:
         problems.append("a shipping address is required for shipping")
         return None
@@ -294,7 +293,6 @@ async def next_order_number(session: AsyncSession) -> int:
     return int(number)
 
 
-
 # --- creating an order -----------------------------------------------------------------------
 
 
@@ -367,7 +365,9 @@ async def create_order(
         ready_at = None
     else:
         payment = (
-            PaymentStatus.AWAITING_PAYMENT if priced.deposit_amount > 0 else PaymentStatus.NOT_REQUIRED
+            PaymentStatus.AWAITING_PAYMENT
+            if priced.deposit_amount > 0
+            else PaymentStatus.NOT_REQUIRED
         )
         ready_at = now + timedelta(minutes=store.pickup.preparation_minutes)
 
@@ -409,12 +409,20 @@ async def create_order(
         ],
         history=[
             OrderStatusChange(
-                field="status", from_value=None, to_value=OrderStatus.NEW.value,
-                actor=actor.value, actor_name=actor_name, created_at=now,
+                field="status",
+                from_value=None,
+                to_value=OrderStatus.NEW.value,
+                actor=actor.value,
+                actor_name=actor_name,
+                created_at=now,
             ),
             OrderStatusChange(
-                field="payment_status", from_value=None, to_value=payment.value,
-                actor=actor.value, actor_name=actor_name, created_at=now,
+                field="payment_status",
+                from_value=None,
+                to_value=payment.value,
+                actor=actor.value,
+                actor_name=actor_name,
+                created_at=now,
             ),
         ],
         receipts=[],
@@ -454,7 +462,9 @@ async def get_order(session: AsyncSession, number: int) -> Order:
 async def _get_order_locked(session: AsyncSession, number: int) -> Order:
     # Lock the row first (PostgreSQL; SQLite's writer already holds the database), then
     # read it fresh with its children.
-    await session.execute(sa.select(_orders.c.id).where(_orders.c.number == number).with_for_update())
+    await session.execute(
+        sa.select(_orders.c.id).where(_orders.c.number == number).with_for_update()
+    )
     return await get_order(session, number)
 
 
@@ -482,8 +492,13 @@ async def _move(
     set_committed_value(order, "updated_at", now)
     order.history.append(
         OrderStatusChange(
-            field=field, from_value=old, to_value=to, actor=actor.value,
-            actor_name=actor_name, note=note, created_at=now,
+            field=field,
+            from_value=old,
+            to_value=to,
+            actor=actor.value,
+            actor_name=actor_name,
+            note=note,
+            created_at=now,
         )
     )
     hook = ORDER_STATUS_CHANGED if field == "status" else PAYMENT_STATUS_CHANGED
@@ -544,7 +559,9 @@ async def change_payment_status(
     order = await _get_order_locked(session, number)
     _check_expected(order, "payment_status", expected)
     target = check_payment_move(order, to, actor)
-    await _move(session, order, "payment_status", target.value, Actor(actor), actor_name, note, utcnow())
+    await _move(
+        session, order, "payment_status", target.value, Actor(actor), actor_name, note, utcnow()
+    )
     await session.flush()
     return order
 
@@ -569,14 +586,23 @@ async def attach_receipt(
     now = utcnow()
     order = await _get_order_locked(session, number)
     receipt = PaymentReceipt(
-        file_path=file_path, media_type=media_type, message_id=message_id,
-        ai_note=ai_note, received_at=now,
+        file_path=file_path,
+        media_type=media_type,
+        message_id=message_id,
+        ai_note=ai_note,
+        received_at=now,
     )
     order.receipts.append(receipt)
     if PaymentStatus.PROOF_RECEIVED in allowed_payment_moves(order, actor):
         await _move(
-            session, order, "payment_status", PaymentStatus.PROOF_RECEIVED.value,
-            actor, "", "receipt received", now,
+            session,
+            order,
+            "payment_status",
+            PaymentStatus.PROOF_RECEIVED.value,
+            actor,
+            "",
+            "receipt received",
+            now,
         )
     await session.flush()
     return receipt
@@ -597,9 +623,7 @@ async def add_note(session: AsyncSession, number: int, text: str, author: str = 
 # --- unpaid-order expiry -------------------------------------------------------------------------
 
 
-def _expiry_filter(store: StoreDocument, now: datetime) -> sa.ColumnElement[bool] | None:
-    if store.unpaid_expiry_hours <= 0:  # 0 turns expiry off
-        return None
+def _expiry_filter(store: StoreDocument, now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(
         _orders.c.payment_status == PaymentStatus.AWAITING_PAYMENT.value,
         # Only orders nobody has touched: one the merchant moved forward is theirs to judge.
@@ -608,12 +632,14 @@ def _expiry_filter(store: StoreDocument, now: datetime) -> sa.ColumnElement[bool
     )
 
 
-async def count_expired_unpaid(session: AsyncSession, store: StoreDocument, now: datetime | None = None) -> int:
+async def count_expired_unpaid(
+    session: AsyncSession, store: StoreDocument, now: datetime | None = None
+) -> int:
     """How many orders :func:`expire_unpaid_orders` would cancel now (a cheap read)."""
     condition = _expiry_filter(store, now or utcnow())
-    if condition is None:
-        return 0
-    return int(await session.scalar(sa.select(sa.func.count()).select_from(_orders).where(condition)) or 0)
+    return int(
+        await session.scalar(sa.select(sa.func.count()).select_from(_orders).where(condition)) or 0
+    )
 
 
 async def expire_unpaid_orders(
@@ -627,9 +653,9 @@ async def expire_unpaid_orders(
     """
     now = now or utcnow()
     condition = _expiry_filter(store, now)
-    if condition is None:
-        return []
-    ids = (await session.scalars(sa.select(_orders.c.id).where(condition).order_by(_orders.c.id))).all()
+    ids = (
+        await session.scalars(sa.select(_orders.c.id).where(condition).order_by(_orders.c.id))
+    ).all()
     cancelled: list[int] = []
     for order_id in ids:
         moved = await session.execute(
@@ -657,16 +683,23 @@ async def expire_unpaid_orders(
             returned[product_id] = returned.get(product_id, 0) + quantity
         session.add(
             OrderStatusChange(
-                order_id=order.id, field="status", from_value=OrderStatus.NEW.value,
-                to_value=OrderStatus.CANCELLED.value, actor=Actor.SYSTEM.value,
-                note=f"unpaid after {hours} hours", created_at=now,
+                order_id=order.id,
+                field="status",
+                from_value=OrderStatus.NEW.value,
+                to_value=OrderStatus.CANCELLED.value,
+                actor=Actor.SYSTEM.value,
+                note=f"unpaid after {hours} hours",
+                created_at=now,
             )
         )
         record_event(
             session,
             OrderEvent(
-                ORDER_STATUS_CHANGED, order_to_json(order), OrderStatus.NEW.value,
-                OrderStatus.CANCELLED.value, Actor.SYSTEM.value,
+                ORDER_STATUS_CHANGED,
+                order_to_json(order),
+                OrderStatus.NEW.value,
+                OrderStatus.CANCELLED.value,
+                Actor.SYSTEM.value,
             ),
         )
     # All products of all cancelled orders at once, by id: the same lock order as

@@ -134,7 +134,9 @@ def _names(enum: type[StrEnum], values: Iterable[StrEnum]) -> str:
 # --- order status ------------------------------------------------------------------------
 
 
-def status_moves(current: OrderStatus | str, delivery_method: DeliveryMethod | str) -> frozenset[OrderStatus]:
+def status_moves(
+    current: OrderStatus | str, delivery_method: DeliveryMethod | str
+) -> frozenset[OrderStatus]:
     """Every status an order in ``current`` may move to (ignoring who asks)."""
     current = OrderStatus(current)
     if current in FINAL_STATUSES:
@@ -171,21 +173,27 @@ def check_status_move(order: Any, to: OrderStatus | str, actor: Actor | str) -> 
         if current in FINAL_STATUSES:
             reason = f"{label} is {current}, a final status; it cannot move any more — not to {to}"
         else:
-            reason = f"{label} is {current}; it can move to: {_names(OrderStatus, moves)} — not to {to}"
+            reason = (
+                f"{label} is {current}; it can move to: {_names(OrderStatus, moves)} — not to {to}"
+            )
             other = next(m for m in DeliveryMethod if m != method)
             if to in STATUS_FLOWS[other] and to not in STATUS_FLOWS[method]:
                 reason += f" (a {other} status)"
         raise IllegalStatusMove(reason)
     if actor not in STATUS_ACTORS[to]:
         who = " or ".join(sorted(STATUS_ACTORS[to]))
-        raise IllegalStatusMove(f"{label}: only the {who} can move an order to {to}, not the {actor}")
+        raise IllegalStatusMove(
+            f"{label}: only the {who} can move an order to {to}, not the {actor}"
+        )
     return to
 
 
 # --- payment status ----------------------------------------------------------------------
 
 
-def deposit_applies(delivery_method: DeliveryMethod | str, deposit_amount: Decimal, total: Decimal) -> bool:
+def deposit_applies(
+    delivery_method: DeliveryMethod | str, deposit_amount: Decimal, total: Decimal
+) -> bool:
     """``deposit_paid`` makes sense only for a pickup order whose deposit is part of the total."""
     return (
         DeliveryMethod(delivery_method) is DeliveryMethod.PICKUP
@@ -193,9 +201,7 @@ def deposit_applies(delivery_method: DeliveryMethod | str, deposit_amount: Decim
     )
 
 
-def payment_moves(
-    current: PaymentStatus | str, *, deposit: bool
-) -> frozenset[PaymentStatus]:
+def payment_moves(current: PaymentStatus | str, *, deposit: bool) -> frozenset[PaymentStatus]:
     """Every payment status reachable from ``current`` (ignoring who asks).
 
     ``deposit``: whether the order has a partial deposit (see :func:`deposit_applies`).
@@ -243,6 +249,8 @@ def check_payment_move(order: Any, to: PaymentStatus | str, actor: Actor | str) 
     if to not in moves:
         reason = f"{label} payment is {current}; it can move to: {_names(PaymentStatus, moves)} — not to {to}"
         if to is PaymentStatus.DEPOSIT_PAID and not deposit:
-            reason += " (deposit_paid is only for pickup orders whose deposit is less than the total)"
+            reason += (
+                " (deposit_paid is only for pickup orders whose deposit is less than the total)"
+            )
         raise IllegalStatusMove(reason)
     return to

@@ -90,7 +90,9 @@ def missing_for_free_shipping(subtotal: Decimal, store: StoreDocument) -> Decima
     return quantize(max(threshold - subtotal, ZERO), store.currency)
 
 
-def deposit_amount(total: Decimal, store: StoreDocument, delivery_method: DeliveryMethod | str) -> Decimal:
+def deposit_amount(
+    total: Decimal, store: StoreDocument, delivery_method: DeliveryMethod | str
+) -> Decimal:
     """The advance payment asked for a pickup order (0 when advance payment is off).
 
     Shipping orders are paid in full by transfer, so their deposit is 0.
@@ -129,7 +131,11 @@ def quote(
             )
         )
     subtotal = quantize(sum((i.line_total for i in items), ZERO), currency)
-    shipping = shipping_cost(subtotal, store) if method is DeliveryMethod.SHIPPING else quantize(ZERO, currency)
+    shipping = (
+        shipping_cost(subtotal, store)
+        if method is DeliveryMethod.SHIPPING
+        else quantize(ZERO, currency)
+    )
     total = subtotal + shipping
     return Quote(
         items=tuple(items),

@@ -89,7 +89,7 @@ def _parse_amount(value: Any, what: str) -> Decimal:
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError(f"{what} must be a number like \"150.00\" (got {_show(value)})") from None
+        raise ValueError(f'{what} must be a number like "150.00" (got {_show(value)})') from None
     if not amount.is_finite():
         raise ValueError(f"{what} must be a finite number (got {_show(value)})")
     return amount
@@ -123,17 +123,17 @@ def _required_text(value: str) -> str:
 def normalize_currency(code: str) -> str:
     """``" mxn"`` -> ``"MXN"``; ValueError for a code that is not ISO 4217."""
     if not isinstance(code, str):
-        raise ValueError(f"must be an ISO 4217 currency code like \"MXN\" (got {_show(code)})")
+        raise ValueError(f'must be an ISO 4217 currency code like "MXN" (got {_show(code)})')
     normalized = code.strip().upper()
     if normalized not in known_currencies():
-        raise ValueError(
-            f"unknown currency {code!r}: use an ISO 4217 code like MXN or USD"
-        )
+        raise ValueError(f"unknown currency {code!r}: use an ISO 4217 code like MXN or USD")
     return normalized
 
 
 # Codes babel lists among its territories that are not ISO 3166-1 countries.
-_NOT_COUNTRIES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
+_NOT_COUNTRIES = frozenset(
+    {"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"}
+)
 
 
 @lru_cache(maxsize=1)
@@ -154,7 +154,9 @@ def _time_zones() -> dict[str, str]:
 def _country(value: str) -> str:
     code = value.strip().upper()
     if code not in known_countries():
-        raise ValueError(f"unknown country {value!r}: use an ISO 3166 two-letter code like MX or US")
+        raise ValueError(
+            f"unknown country {value!r}: use an ISO 3166 two-letter code like MX or US"
+        )
     return code
 
 
@@ -309,7 +311,9 @@ class StoreDocument(_Model):
     def _fx_rates(cls, value: Any) -> Any:
         """Codes are upper-cased and must be ISO 4217; every rate must be above 0."""
         if not isinstance(value, dict):
-            raise ValueError(f'must be an object of rates like {{"USD": "0.055"}} (got {_show(value)})')
+            raise ValueError(
+                f'must be an object of rates like {{"USD": "0.055"}} (got {_show(value)})'
+            )
         rates: dict[str, Decimal] = {}
         problems: list[str] = []
         for code, rate in value.items():
@@ -317,7 +321,9 @@ class StoreDocument(_Model):
                 normalized = normalize_currency(code)
                 amount = _parse_amount(rate, f"the rate for {normalized}")
                 if amount <= 0:
-                    raise ValueError(f"the rate for {normalized} must be greater than 0 (got {amount})")
+                    raise ValueError(
+                        f"the rate for {normalized} must be greater than 0 (got {amount})"
+                    )
                 rates[normalized] = amount
             except ValueError as exc:
                 problems.append(str(exc))
@@ -429,7 +435,9 @@ def problems_from(error: ValidationError, prefix: Loc = ()) -> list[Problem]:
         loc = prefix + tuple(part for part in item["loc"] if part != "[key]")
         kind = item["type"]
         if kind == "value_error":
-            message = str(item.get("ctx", {}).get("error") or item["msg"].removeprefix("Value error, "))
+            message = str(
+                item.get("ctx", {}).get("error") or item["msg"].removeprefix("Value error, ")
+            )
         else:
             message = _PLAIN_TYPES.get(kind) or item["msg"].replace("Input should be", "must be")
             if kind not in ("missing", "extra_forbidden"):
@@ -479,7 +487,9 @@ def publish_problems(doc: StoreDocument) -> list[Problem]:
             if doc.workflow.ships
             else f"pickup asks for an advance payment of {doc.pickup.advance_payment_percent}%"
         )
-        problems.append(Problem(("bank_accounts",), f"at least one bank account is needed: {reason}"))
+        problems.append(
+            Problem(("bank_accounts",), f"at least one bank account is needed: {reason}")
+        )
     defaults = [i for i, account in enumerate(doc.bank_accounts) if account.default]
     if len(defaults) > 1:
         marked = ", ".join(f"bank_accounts[{i}]" for i in defaults)
@@ -499,7 +509,10 @@ def publish_problems(doc: StoreDocument) -> list[Problem]:
         )
     if doc.currency in doc.fx_rates:
         problems.append(
-            Problem(("fx_rates", doc.currency), f"{doc.currency} is the store currency itself; remove it")
+            Problem(
+                ("fx_rates", doc.currency),
+                f"{doc.currency} is the store currency itself; remove it",
+            )
         )
     problems.sort(key=lambda p: _field_order(p.loc))
     return problems

@@ -126,7 +126,9 @@ def _resolve(data: dict[str, Any], key: str, *, allow_new: bool) -> _Target:
             return _Target(node, slot, child, tuple(loc))
         node, kind = node[slot], child
         if node is None:
-            raise ValidationFailed(f"unknown setting {key!r}: {'.'.join(parts[: i + 1])!r} is empty")
+            raise ValidationFailed(
+                f"unknown setting {key!r}: {'.'.join(parts[: i + 1])!r} is empty"
+            )
     raise AssertionError("unreachable")
 
 

@@ -231,7 +231,11 @@ async def publish(session: AsyncSession, *, by: str | None = None) -> int:
     row = await _locked_draft(session)
     if row is None:
         version = await get_published_version(session)
-        live = "nothing is published yet" if version is None else f"the live settings are version {version}"
+        live = (
+            "nothing is published yet"
+            if version is None
+            else f"the live settings are version {version}"
+        )
         raise Conflict(f"nothing to publish: there is no draft ({live})")
     try:
         doc = _load(row.document)
@@ -243,7 +247,9 @@ async def publish(session: AsyncSession, *, by: str | None = None) -> int:
     return version
 
 
-async def publish_document(session: AsyncSession, doc: StoreDocument, *, by: str | None = "demo") -> int:
+async def publish_document(
+    session: AsyncSession, doc: StoreDocument, *, by: str | None = "demo"
+) -> int:
     """Publish ``doc`` directly as the next version (the demo loader, imports); returns
     the version. Every rule is checked, as by :func:`publish`; no draft is created and
     an existing draft is left as it is."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tendero import hookimpl
 from tendero.settings import Settings
+
 from tendero_instagram.channel import InstagramChannel
 
 

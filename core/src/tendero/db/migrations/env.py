@@ -6,7 +6,6 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-
 from tendero.db.engine import make_engine
 from tendero.db.models import Base
 

@@ -1,17 +1,15 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-27 03:14:33.813873
+Revises:
+Create Date: 2026-11-27 03:53:12.502248
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
-
 import tendero.db.types
-
+from alembic import op
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -202,6 +200,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('order_items', schema=None) as batch_op:
         batch_op.create_index('ix_order_items_order_id', ['order_id'], unique=False)
+        batch_op.create_index('ix_order_items_product_id', ['product_id'], unique=False)
         batch_op.create_index('ix_order_items_sku', ['sku'], unique=False)
 
     op.create_table('order_notes',
@@ -266,6 +265,7 @@ def downgrade() -> None:
     op.drop_table('order_notes')
     with op.batch_alter_table('order_items', schema=None) as batch_op:
         batch_op.drop_index('ix_order_items_sku')
+        batch_op.drop_index('ix_order_items_product_id')
         batch_op.drop_index('ix_order_items_order_id')
 
     op.drop_table('order_items')
