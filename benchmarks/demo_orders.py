@@ -69,10 +69,14 @@ def _megabytes(size: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("orders", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--postgres", metavar="URL", help="run on a new database on this PostgreSQL server")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="run on a new database on this PostgreSQL server"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -124,6 +128,7 @@ def main() -> None:
     print("\n".join(lines), file=sys.stderr)
     # benchmarks/run.py reads the last stdout line.
     print(json.dumps({"benchmark": "demo_orders", "figures": figures}))
+
 
 if __name__ == "__main__":
     main()

@@ -54,6 +54,7 @@ def postgres_url() -> Iterator[str]:
         skip_or_fail("TENDERO_TEST_DATABASE_URL is not set (PostgreSQL tests)")
     admin_url = sa.make_url(PG_URL).set(drivername="postgresql+asyncpg")
     name = f"tendero_test_{uuid.uuid4().hex[:10]}"
+
     async def admin(sql: str) -> None:
         engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
         try:
@@ -86,6 +87,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copyfile(template, path)
         return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
+
     async def truncate() -> None:
         db = Database(url)
         try:
@@ -127,9 +129,7 @@ class CLI:
     """Runs ``tendero`` as a real process against the test's data folder and database."""
 
     def __init__(self, data_dir: Path, database_url: str) -> None:
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith("TENDERO_")
-        } | {
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TENDERO_")} | {
             "TENDERO_DATA_DIR": str(data_dir),
             "TENDERO_DATABASE_URL": database_url,
             "COLUMNS": "200",

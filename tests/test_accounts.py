@@ -62,7 +62,9 @@ async def test_setup_token_is_single_use_and_replaced_by_a_new_one(db: Database)
 
 
 def test_cli_users_and_tokens(cli: CLI, database_url: str) -> None:
-    created = cli("users", "create", "owner@tienda.mx", "--password-stdin", input="s3cret-password\n")
+    created = cli(
+        "users", "create", "owner@tienda.mx", "--password-stdin", input="s3cret-password\n"
+    )
     assert created.returncode == 0, created.stderr
     assert "owner" in created.stderr
     again = cli("users", "create", "owner@tienda.mx", "--password-stdin", input="s3cret-password\n")

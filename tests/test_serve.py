@@ -122,7 +122,18 @@ async def test_healthz_reports_an_unreachable_database(tmp_path: Path) -> None:
         await runner.cleanup()
 
 
-CONTRACT_COMMANDS = ["serve", "db", "demo", "products", "orders", "settings", "users", "tokens", "plugins", "chat"]
+CONTRACT_COMMANDS = [
+    "serve",
+    "db",
+    "demo",
+    "products",
+    "orders",
+    "settings",
+    "users",
+    "tokens",
+    "plugins",
+    "chat",
+]
 
 
 @pytest.mark.parametrize("command", CONTRACT_COMMANDS)

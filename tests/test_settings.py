@@ -29,7 +29,9 @@ def test_defaults_match_the_contract() -> None:
     assert s.instagram_graph_api_url == "https://graph.instagram.com"
     assert s.graph_api_version == "v25.0"
     assert s.llm_model == ""
-    assert s.effective_database_url == f"sqlite+aiosqlite:///{Path('data').resolve() / 'tendero.db'}"
+    assert (
+        s.effective_database_url == f"sqlite+aiosqlite:///{Path('data').resolve() / 'tendero.db'}"
+    )
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)

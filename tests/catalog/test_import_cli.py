@@ -21,7 +21,7 @@ BAD_ROWS = (
     "A-3,,100,1,\n"  # line 5: no name
     "A-1,Gorra roja otra vez,260,1,\n"  # line 6: duplicate SKU
     "A-4,Playera,299.5,-2,negro\n"  # line 7: negative stock
-    "A-5,Sudadera,\"1,249.50\",3,gris\n"  # line 8: fine
+    'A-5,Sudadera,"1,249.50",3,gris\n'  # line 8: fine
 )
 
 
@@ -49,13 +49,19 @@ async def test_good_file_imports_and_lists(cli, database_url: str) -> None:
     assert "3 of 3 products shown" in listed.stderr
 
 
-async def test_bad_rows_are_reported_with_line_numbers(cli, database_url: str, tmp_path: Path) -> None:
+async def test_bad_rows_are_reported_with_line_numbers(
+    cli, database_url: str, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(BAD_ROWS, encoding="utf-8")
     result = cli("products", "import", str(path))
     assert result.returncode == 1
     report = result.stderr
-    lines = {int(line.split("│")[1]) : line for line in report.splitlines() if line.count("│") >= 4 and line.split("│")[1].strip().isdigit()}
+    lines = {
+        int(line.split("│")[1]): line
+        for line in report.splitlines()
+        if line.count("│") >= 4 and line.split("│")[1].strip().isdigit()
+    }
     assert set(lines) == {3, 5, 6, 7}
     assert "doscientos" in lines[3] and "not an amount" in lines[3]
     assert "name is empty" in lines[5]
@@ -68,7 +74,9 @@ async def test_bad_rows_are_reported_with_line_numbers(cli, database_url: str, t
     assert products["A-1"].attributes == {"color": "rojo"}
 
 
-async def test_strict_imports_nothing_when_a_row_is_bad(cli, database_url: str, tmp_path: Path) -> None:
+async def test_strict_imports_nothing_when_a_row_is_bad(
+    cli, database_url: str, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(BAD_ROWS, encoding="utf-8")
     result = cli("products", "import", str(path), "--strict")
@@ -77,7 +85,9 @@ async def test_strict_imports_nothing_when_a_row_is_bad(cli, database_url: str, 
     assert await products_in(database_url) == {}
 
 
-async def test_bom_semicolons_comma_decimals_and_spanish_headers(cli, database_url: str, tmp_path: Path) -> None:
+async def test_bom_semicolons_comma_decimals_and_spanish_headers(
+    cli, database_url: str, tmp_path: Path
+) -> None:
     path = tmp_path / "excel.csv"
     text = (
         " SKU ;Nombre;Precio;Existencias;Descripción;Categoría;Activo;Sabor\r\n"
@@ -89,10 +99,20 @@ async def test_bom_semicolons_comma_decimals_and_spanish_headers(cli, database_u
     assert "2 created" in result.stderr
     products = await products_in(database_url)
     olla, molido = products["CAF-1"], products["CAF-2"]
-    assert (olla.name, olla.price, olla.stock, olla.active) == ("Café de olla", Decimal("189.5"), None, True)
+    assert (olla.name, olla.price, olla.stock, olla.active) == (
+        "Café de olla",
+        Decimal("189.5"),
+        None,
+        True,
+    )
     assert olla.description == "Con canela" and olla.category == "Cafés"
     assert olla.attributes == {"Sabor": "canela"}
-    assert (molido.name, molido.price, molido.stock, molido.active) == ("Café; molido", Decimal("1249"), 4, False)
+    assert (molido.name, molido.price, molido.stock, molido.active) == (
+        "Café; molido",
+        Decimal("1249"),
+        4,
+        False,
+    )
     assert molido.attributes == {}
 
 
@@ -120,7 +140,9 @@ async def test_xlsx_first_sheet(cli, database_url: str, tmp_path: Path) -> None:
 async def test_add_mode_upserts_by_sku(cli, database_url: str, tmp_path: Path) -> None:
     cli("products", "import", str(DATA / "bilingual.csv"), check=True)
     update = tmp_path / "stock.csv"
-    update.write_text("sku,stock,price\npro-ch-2lb,3,950\nGOR-ROJ,,249\nNEW-1,1,10\n", encoding="utf-8")
+    update.write_text(
+        "sku,stock,price\npro-ch-2lb,3,950\nGOR-ROJ,,249\nNEW-1,1,10\n", encoding="utf-8"
+    )
     result = cli("products", "import", str(update))
     assert result.returncode == 1  # NEW-1 is new but the file has no name column
     assert "NEW-1" in result.stderr and "needs name" in result.stderr
@@ -151,21 +173,36 @@ async def _order_for(url: str, sku: str) -> None:
             session.add(lead)
             await session.flush()
             order = Order(
-                number=1001, channel="instagram", lead_id=lead.id, currency="MXN",
-                subtotal=product.price, shipping_cost=Decimal(0), deposit_amount=Decimal(0),
-                total=product.price, delivery_method="pickup", payment_status="not_required",
+                number=1001,
+                channel="instagram",
+                lead_id=lead.id,
+                currency="MXN",
+                subtotal=product.price,
+                shipping_cost=Decimal(0),
+                deposit_amount=Decimal(0),
+                total=product.price,
+                delivery_method="pickup",
+                payment_status="not_required",
                 status="new",
             )
             order.items.append(
-                OrderItem(product_id=product.id, sku=sku, name=product.name,
-                          unit_price=product.price, quantity=1, line_total=product.price)
+                OrderItem(
+                    product_id=product.id,
+                    sku=sku,
+                    name=product.name,
+                    unit_price=product.price,
+                    quantity=1,
+                    line_total=product.price,
+                )
             )
             session.add(order)
     finally:
         await db.dispose()
 
 
-async def test_replace_mode_makes_the_file_the_catalog(cli, database_url: str, tmp_path: Path) -> None:
+async def test_replace_mode_makes_the_file_the_catalog(
+    cli, database_url: str, tmp_path: Path
+) -> None:
     cli("products", "import", str(DATA / "bilingual.csv"), check=True)
     await _order_for(database_url, "SHK-600")
     new = tmp_path / "new.csv"

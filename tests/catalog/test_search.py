@@ -58,7 +58,9 @@ async def test_finds_products(catalog: Catalog, query: str, expected: set[str]) 
     assert set(skus(await catalog.fuzzy_search(query))) == expected
 
 
-async def test_whey_proteins_rank_before_the_bar_for_a_plain_protein_query(catalog: Catalog) -> None:
+async def test_whey_proteins_rank_before_the_bar_for_a_plain_protein_query(
+    catalog: Catalog,
+) -> None:
     found = skus(await catalog.fuzzy_search("proteina"))
     assert found[-1] == "BAR-CH"
 
@@ -78,7 +80,9 @@ async def test_inactive_products_are_never_returned(catalog: Catalog) -> None:
     assert "OLD-PROT" not in skus(await catalog.fuzzy_search("OLD-PROT"))
 
 
-@pytest.mark.parametrize("query", ["xyzzy qwerty", "asdfgh", "the", "tienes?", "   ", "banana split"])
+@pytest.mark.parametrize(
+    "query", ["xyzzy qwerty", "asdfgh", "the", "tienes?", "   ", "banana split"]
+)
 async def test_nonsense_finds_nothing(catalog: Catalog, query: str) -> None:
     assert await catalog.fuzzy_search(query) == []
 
@@ -110,7 +114,9 @@ async def test_search_goes_through_the_plugin_hook(db: Database, catalog: Catalo
         from tendero import hookimpl
 
         @hookimpl
-        async def search_products(self, query: str, limit: int, catalog: Catalog) -> list[ProductView]:
+        async def search_products(
+            self, query: str, limit: int, catalog: Catalog
+        ) -> list[ProductView]:
             return [await catalog.get_by_sku("OLD-PROT"), await catalog.get_by_sku("GOR-ROJ")]
 
     pm.register(Fixed())

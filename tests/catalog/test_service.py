@@ -15,7 +15,10 @@ from tendero.errors import Conflict, NotFound, ValidationFailed
 async def test_create_get_and_update(db: Database) -> None:
     catalog = Catalog(db)
     made = await catalog.create(
-        sku="TEE-M", name="Playera Negra", price="1,249.50", stock="3",
+        sku="TEE-M",
+        name="Playera Negra",
+        price="1,249.50",
+        stock="3",
         attributes={"talla": "M", "color": "negro", "empty": ""},
     )
     assert isinstance(made, ProductView)
@@ -75,7 +78,9 @@ async def test_sku_is_unique_ignoring_case(db: Database) -> None:
 async def test_list_pages_and_text_search(db: Database) -> None:
     catalog = Catalog(db)
     for i in range(7):
-        await catalog.create(sku=f"P{i}", name=f"Proteína {i}", price=10 + i, category="Suplementos")
+        await catalog.create(
+            sku=f"P{i}", name=f"Proteína {i}", price=10 + i, category="Suplementos"
+        )
     await catalog.create(sku="CAF", name="Café molido", price=99, active=False)
 
     page = await catalog.list_products(per_page=3, page=2)
@@ -96,14 +101,27 @@ async def _order_referencing(db: Database, product: ProductView) -> None:
         session.add(lead)
         await session.flush()
         order = Order(
-            number=1001, channel="whatsapp", lead_id=lead.id, currency="MXN",
-            subtotal=product.price, shipping_cost=Decimal(0), deposit_amount=Decimal(0),
-            total=product.price, delivery_method="shipping", payment_status="awaiting_payment",
+            number=1001,
+            channel="whatsapp",
+            lead_id=lead.id,
+            currency="MXN",
+            subtotal=product.price,
+            shipping_cost=Decimal(0),
+            deposit_amount=Decimal(0),
+            total=product.price,
+            delivery_method="shipping",
+            payment_status="awaiting_payment",
             status="new",
         )
         order.items.append(
-            OrderItem(product_id=product.id, sku=product.sku or "", name=product.name,
-                      unit_price=product.price, quantity=1, line_total=product.price)
+            OrderItem(
+                product_id=product.id,
+                sku=product.sku or "",
+                name=product.name,
+                unit_price=product.price,
+                quantity=1,
+                line_total=product.price,
+            )
         )
         session.add(order)
 

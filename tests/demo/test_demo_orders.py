@@ -52,7 +52,9 @@ async def _load_orders(db: Database) -> list[Order]:
 async def test_generated_orders_follow_the_rules(db: Database) -> None:
     await load_demo_store(db)
     seen: list[tuple[int, int]] = []
-    result = await generate_orders(db, N, seed=7, now=NOW, progress=lambda d, t: seen.append((d, t)))
+    result = await generate_orders(
+        db, N, seed=7, now=NOW, progress=lambda d, t: seen.append((d, t))
+    )
 
     assert (result.orders, result.first_number, result.last_number) == (N, 1001, 1000 + N)
     assert seen[-1] == (N, N)
@@ -99,7 +101,9 @@ async def test_generated_orders_follow_the_rules(db: Database) -> None:
             assert order.shipping_address is None
             assert order.pickup_location_name in location_names
             assert order.pickup_location["name"] == order.pickup_location_name
-            assert order.ready_at == order.created_at + timedelta(minutes=store.pickup.preparation_minutes)
+            assert order.ready_at == order.created_at + timedelta(
+                minutes=store.pickup.preparation_minutes
+            )
 
         # Times: the last year, aware UTC, history in order and never in the future.
         assert order.created_at.tzinfo is not None
@@ -115,12 +119,16 @@ async def test_generated_orders_follow_the_rules(db: Database) -> None:
         conversation = conversations[order.conversation_id]
         assert conversation.lead_id == lead.id and conversation.channel == order.channel
         assert (lead.channel, lead.platform_id, lead.name) == (
-            order.channel, order.customer_platform_id, order.customer_name,
+            order.channel,
+            order.customer_platform_id,
+            order.customer_name,
         )
         assert lead.created_at <= order.created_at
         assert order.search_text == order_search_text(
             order.number,
-            Customer(order.customer_name, order.customer_platform_id, order.customer_phone, order.email),
+            Customer(
+                order.customer_name, order.customer_platform_id, order.customer_phone, order.email
+            ),
             order.items,
         )
         assert re.fullmatch(r"[^@\s]+@[a-z.]+\.[a-z]+", order.email)
@@ -142,7 +150,9 @@ async def test_generated_orders_follow_the_rules(db: Database) -> None:
 
     # Synthetic orders stand for past sales: the shelf stock is untouched.
     async with db.read_session() as session:
-        stock = await session.scalar(sa.select(Product.stock).where(Product.sku == "TFR-WHEY-CHO-2LB"))
+        stock = await session.scalar(
+            sa.select(Product.stock).where(Product.sku == "TFR-WHEY-CHO-2LB")
+        )
     assert stock == 42
 
 
@@ -193,7 +203,9 @@ async def test_a_real_order_takes_the_next_number(db: Database) -> None:
     await generate_orders(db, 300, now=NOW)
     async with db.session() as session:
         store, version = await get_published_with_version(session)
-        product_id = await session.scalar(sa.select(Product.id).where(Product.sku == "TFR-CREA-300"))
+        product_id = await session.scalar(
+            sa.select(Product.id).where(Product.sku == "TFR-CREA-300")
+        )
         order = await create_order(
             session,
             lines=[CartLine(product_id, 2)],
@@ -223,8 +235,16 @@ async def test_needs_a_published_store(db: Database) -> None:
 async def test_same_seed_same_orders(tmp_path: Path, sqlite_template: Path) -> None:
     def rows(orders: list[Order]) -> list[tuple[object, ...]]:
         return [
-            (o.number, o.created_at, o.customer_name, o.total, o.status, o.payment_status,
-             [(i.sku, i.quantity) for i in o.items], [c.to_value for c in o.history])
+            (
+                o.number,
+                o.created_at,
+                o.customer_name,
+                o.total,
+                o.status,
+                o.payment_status,
+                [(i.sku, i.quantity) for i in o.items],
+                [c.to_value for c in o.history],
+            )
             for o in orders
         ]
 
@@ -235,7 +255,9 @@ async def test_same_seed_same_orders(tmp_path: Path, sqlite_template: Path) -> N
         db = Database(f"sqlite+aiosqlite:///{path}")
         try:
             await load_demo_store(db)
-            await generate_orders(db, 500, seed=11, now=NOW, batch_size=128, batches_per_transaction=2)
+            await generate_orders(
+                db, 500, seed=11, now=NOW, batch_size=128, batches_per_transaction=2
+            )
             results.append(rows(await _load_orders(db)))
         finally:
             await db.dispose()

@@ -53,7 +53,9 @@ async def test_loads_into_an_empty_database(db: Database) -> None:
     assert doc.fx_rates == {"USD": demo_document().fx_rates["USD"]}
     assert doc.unpaid_expiry_hours == 48
     assert [loc.name for loc in doc.locations] == ["Sucursal Roma Norte", "Sucursal Del Valle"]
-    assert all(loc.address and loc.hours and loc.map_url.startswith("https://") for loc in doc.locations)
+    assert all(
+        loc.address and loc.hours and loc.map_url.startswith("https://") for loc in doc.locations
+    )
     account = doc.default_bank_account
     assert account is not None and account.default
     assert is_valid_clabe(account.account_number)

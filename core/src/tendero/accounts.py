@@ -113,7 +113,9 @@ async def has_users(session: AsyncSession) -> bool:
     return (await session.scalar(sa.select(sa.func.count()).select_from(User))) > 0
 
 
-async def create_setup_token(session: AsyncSession, *, valid_for: timedelta = timedelta(days=7)) -> str:
+async def create_setup_token(
+    session: AsyncSession, *, valid_for: timedelta = timedelta(days=7)
+) -> str:
     """A one-time secret for the owner set-up link; older unused links stop working."""
     await session.execute(
         sa.update(OneTimeToken)

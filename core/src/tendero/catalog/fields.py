@@ -34,7 +34,9 @@ MAX_IMAGE_URL = 2000
 MAX_PRICE = Decimal("100000000000")  # fits NUMERIC(18, 4) with room
 MAX_ATTRIBUTE_KEY = 100
 
-TRUE_WORDS = frozenset({"true", "yes", "y", "si", "sí", "1", "verdadero", "x", "on", "activo", "active"})
+TRUE_WORDS = frozenset(
+    {"true", "yes", "y", "si", "sí", "1", "verdadero", "x", "on", "activo", "active"}
+)
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "falso", "off", "inactivo", "inactive"})
 
 # "$", "MX$", "US$", "€", "MXN " before the number; " MXN", "$" after it.
@@ -95,7 +97,9 @@ def _parse_price_text(raw: str) -> Decimal:
     try:
         amount = Decimal(number)
     except InvalidOperation:
-        raise FieldError(f"price {raw.strip()!r} is not an amount (write it like 1249.50)") from None
+        raise FieldError(
+            f"price {raw.strip()!r} is not an amount (write it like 1249.50)"
+        ) from None
     return -amount if negative else amount
 
 

@@ -26,17 +26,53 @@ from tendero.errors import ValidationFailed
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called now and then during a long import."""
 
-PRODUCT_COLUMNS = ("sku", "name", "price", "stock", "description", "category", "image_url", "active")
+PRODUCT_COLUMNS = (
+    "sku",
+    "name",
+    "price",
+    "stock",
+    "description",
+    "category",
+    "image_url",
+    "active",
+)
 
 # Normalised header (folded, non-alphanumerics as "_") -> product field.
 HEADER_ALIASES: dict[str, str] = {
     **{h: "sku" for h in ("sku", "codigo", "code", "clave", "ref", "referencia", "product_code")},
-    **{h: "name" for h in ("name", "nombre", "producto", "product", "product_name", "titulo", "title")},
+    **{
+        h: "name"
+        for h in ("name", "nombre", "producto", "product", "product_name", "titulo", "title")
+    },
     **{h: "price" for h in ("price", "precio", "unit_price", "precio_unitario", "precio_de_venta")},
-    **{h: "stock" for h in ("stock", "existencias", "existencia", "inventario", "inventory", "qty", "quantity", "cantidad")},
+    **{
+        h: "stock"
+        for h in (
+            "stock",
+            "existencias",
+            "existencia",
+            "inventario",
+            "inventory",
+            "qty",
+            "quantity",
+            "cantidad",
+        )
+    },
     **{h: "description" for h in ("description", "descripcion", "detalle", "detalles")},
     **{h: "category" for h in ("category", "categoria", "departamento")},
-    **{h: "image_url" for h in ("image_url", "image", "imagen", "url_imagen", "imagen_url", "foto", "photo", "picture")},
+    **{
+        h: "image_url"
+        for h in (
+            "image_url",
+            "image",
+            "imagen",
+            "url_imagen",
+            "imagen_url",
+            "foto",
+            "photo",
+            "picture",
+        )
+    },
     **{h: "active" for h in ("active", "activo", "activa", "enabled", "habilitado")},
 }
 
@@ -111,7 +147,10 @@ class ImportReport:
             "deactivated": self.deactivated,
             "deleted": self.deleted,
             "rejected": self.rejected,
-            "errors": [{"line": e.line, "sku": e.sku, "name": e.name, "reason": e.reason} for e in self.errors],
+            "errors": [
+                {"line": e.line, "sku": e.sku, "name": e.name, "reason": e.reason}
+                for e in self.errors
+            ],
             "warnings": list(self.warnings),
         }
 
@@ -150,8 +189,10 @@ def read_table(data: bytes, filename: str | None = None) -> tuple[list[list[Any]
     comma, semicolon or tab separated (sniffed from the header line).
     """
     name = (filename or "").lower()
-    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or name.endswith(
-        (".xlsx", ".xlsm", ".xls", ".ods")
+    if (
+        data[:4] == b"PK\x03\x04"
+        or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        or name.endswith((".xlsx", ".xlsm", ".xls", ".ods"))
     ):
         return _read_spreadsheet(data), []
     return _read_csv(data)
@@ -202,9 +243,7 @@ def _is_blank(row: Sequence[Any]) -> bool:
     return all(cell_text(cell) == "" for cell in row)
 
 
-def parse_table(
-    rows: list[list[Any]], *, progress: ProgressCallback | None = None
-) -> ParsedFile:
+def parse_table(rows: list[list[Any]], *, progress: ProgressCallback | None = None) -> ParsedFile:
     """Check every row of a table (header first) against the product rules.
 
     Raises :class:`ValidationFailed` for problems with the file as a whole (no header,
@@ -241,7 +280,8 @@ def parse_table(
     if "name" not in field_columns and "sku" not in field_columns:
         problems.append(
             "the file needs a 'name' column (and 'price') for new products, or a 'sku' "
-            "column to update existing ones; header found: " + ", ".join(repr(cell_text(c)) for c in header)
+            "column to update existing ones; header found: "
+            + ", ".join(repr(cell_text(c)) for c in header)
         )
     if problems:
         raise ValidationFailed("The file's header cannot be used.", details=problems)
@@ -285,18 +325,24 @@ def parse_table(
                 cleared.append(title)
         extra = len(row) - len(header)
         if extra > 0 and any(cell_text(c) for c in row[len(header) :]):
-            reasons.append(f"has {extra} more cell(s) than the header (a separator inside an unquoted value?)")
+            reasons.append(
+                f"has {extra} more cell(s) than the header (a separator inside an unquoted value?)"
+            )
         sku = values.get("sku")
         if sku is None and "sku" in field_columns and "sku" not in values:
             # The SKU itself was bad; still remember the raw value for replace mode.
             try:
-                sku = parse_sku(row[field_columns["sku"]] if field_columns["sku"] < len(row) else None)
+                sku = parse_sku(
+                    row[field_columns["sku"]] if field_columns["sku"] < len(row) else None
+                )
             except FieldError:
                 sku = None
         if sku is not None and not reasons:
             folded = sku.casefold()
             if folded in first_line_of_sku:
-                reasons.append(f"duplicate SKU {sku!r} (already on line {first_line_of_sku[folded]})")
+                reasons.append(
+                    f"duplicate SKU {sku!r} (already on line {first_line_of_sku[folded]})"
+                )
             else:
                 first_line_of_sku[folded] = line
         if reasons:
@@ -307,7 +353,11 @@ def parse_table(
                 name = cell_text(row[field_columns["name"]])
             errors.append(RowError(line=line, reason="; ".join(reasons), sku=sku, name=name[:80]))
             continue
-        parsed.append(ParsedRow(line=line, fields=values, attributes=attributes, cleared_attributes=tuple(cleared)))
+        parsed.append(
+            ParsedRow(
+                line=line, fields=values, attributes=attributes, cleared_attributes=tuple(cleared)
+            )
+        )
     if progress is not None:
         progress("Checking rows", total, total)
     return ParsedFile(

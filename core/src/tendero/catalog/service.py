@@ -83,9 +83,7 @@ async def _fingerprint(session: AsyncSession) -> tuple[int, int]:
 
     The highest id also catches rows inserted without the service (a bulk loader).
     """
-    version = await session.scalar(
-        sa.select(Counter.value).where(Counter.name == CATALOG_VERSION)
-    )
+    version = await session.scalar(sa.select(Counter.value).where(Counter.name == CATALOG_VERSION))
     top = await session.scalar(sa.select(sa.func.max(Product.id)))
     return (int(version or 0), int(top or 0))
 
@@ -149,7 +147,9 @@ class Catalog:
             raise NotFound(f"No product has the SKU {sku.strip()!r}.")
         return product
 
-    async def get_many(self, product_ids: Iterable[int], *, active_only: bool = False) -> list[ProductView]:
+    async def get_many(
+        self, product_ids: Iterable[int], *, active_only: bool = False
+    ) -> list[ProductView]:
         """Products by id, in the order given; unknown ids (and inactive ones when
         ``active_only``) are left out."""
         ids = list(dict.fromkeys(product_ids))
@@ -354,7 +354,9 @@ class Catalog:
         try:
             mode = ImportMode(mode)
         except ValueError:
-            raise ValidationFailed(f"Unknown import mode {mode!r}: use add, replace or clear.") from None
+            raise ValidationFailed(
+                f"Unknown import mode {mode!r}: use add, replace or clear."
+            ) from None
         parsed: ParsedFile | None = None
         report = ImportReport(mode=mode, strict=strict)
         if source is None:
@@ -433,7 +435,8 @@ class Catalog:
         if report.mode is not ImportMode.ADD:
             protected = parsed.rejected_skus if parsed else set()
             stale = [
-                r for r in existing
+                r
+                for r in existing
                 if r.id not in touched and not (r.sku and r.sku.casefold() in protected)
             ]
             await self._remove(session, stale, report, now)
@@ -531,10 +534,21 @@ class Catalog:
                     ).where(Product.active.is_(True))
                 )
                 rows = [
-                    IndexRow(r.id, r.sku, r.name, r.category or "", r.description or "", r.attributes or {})
+                    IndexRow(
+                        r.id,
+                        r.sku,
+                        r.name,
+                        r.category or "",
+                        r.description or "",
+                        r.attributes or {},
+                    )
                     for r in result
                 ]
-            index = await asyncio.to_thread(SearchIndex, rows) if len(rows) > 2000 else SearchIndex(rows)
+            index = (
+                await asyncio.to_thread(SearchIndex, rows)
+                if len(rows) > 2000
+                else SearchIndex(rows)
+            )
             cache.index, cache.fingerprint = index, fingerprint
             return index
 
@@ -578,7 +592,9 @@ def _search_text_of(product: Product) -> str:
     )
 
 
-def _new_product_values(values: Mapping[str, Any], attributes: dict[str, str], now: datetime) -> dict[str, Any]:
+def _new_product_values(
+    values: Mapping[str, Any], attributes: dict[str, str], now: datetime
+) -> dict[str, Any]:
     row = {
         "sku": values.get("sku"),
         "name": values["name"],
@@ -635,7 +651,9 @@ def _missing_columns_error(line: int, sku: str | None, missing: list[str]) -> Ro
     return RowError(line=line, reason=reason, sku=sku)
 
 
-def _read_source(source: str | Path | bytes | BinaryIO, filename: str | None) -> tuple[bytes, str | None]:
+def _read_source(
+    source: str | Path | bytes | BinaryIO, filename: str | None
+) -> tuple[bytes, str | None]:
     if isinstance(source, bytes | bytearray):
         return bytes(source), filename
     if isinstance(source, str | Path):

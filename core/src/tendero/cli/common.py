@@ -28,7 +28,7 @@ from tendero.db import Database
 from tendero.errors import TenderoError
 from tendero.settings import Settings, load_settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -39,7 +39,9 @@ def get_settings() -> Settings:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings | None = None, *, migrate: bool = True) -> AsyncIterator[Database]:
+async def open_database(
+    settings: Settings | None = None, *, migrate: bool = True
+) -> AsyncIterator[Database]:
     """A migrated database for one command; closed at the end."""
     settings = settings or get_settings()
     url = settings.effective_database_url

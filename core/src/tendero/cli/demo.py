@@ -65,7 +65,9 @@ async def demo(orders: int, seed: int, if_empty: bool) -> None:
         elif state is DatabaseState.DEMO and orders:
             console.print(f"The demo store is already loaded; adding {orders:,} orders to it.")
         elif if_empty:
-            what = "the demo store is already loaded" if state is DatabaseState.DEMO else "it has data"
+            what = (
+                "the demo store is already loaded" if state is DatabaseState.DEMO else "it has data"
+            )
             console.print(f"The database is not empty ({what}); nothing to load.")
             return
         else:

@@ -22,7 +22,9 @@ def products() -> None:
 
 
 @products.command("import")
-@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--mode",
     type=click.Choice([m.value for m in ImportMode]),
@@ -81,7 +83,9 @@ def _print_report(report: ImportReport) -> None:
         table.add_column("Name")
         table.add_column("Reason")
         for error in report.errors:
-            table.add_row(str(error.line), escape(error.sku or ""), escape(error.name), escape(error.reason))
+            table.add_row(
+                str(error.line), escape(error.sku or ""), escape(error.name), escape(error.reason)
+            )
         console.print(table)
     style = "green" if report.ok else ("red" if not report.applied else "yellow")
     console.print(f"[{style}]{escape(report.summary())}[/{style}]", highlight=False)

@@ -30,7 +30,9 @@ def serve(host: str | None, port: int | None) -> None:
     setup_secret = asyncio.run(_setup_link_if_needed(settings.effective_database_url))
     console.print(f"Tendero panel: {base}/orders")
     if setup_secret:
-        console.print(f"Create the owner account (one-time link): {base}/setup?token={setup_secret}")
+        console.print(
+            f"Create the owner account (one-time link): {base}/setup?token={setup_secret}"
+        )
     web.run_app(
         create_app(settings),
         host=host,

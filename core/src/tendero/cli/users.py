@@ -17,9 +17,7 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("email")
-@click.option(
-    "--password-stdin", is_flag=True, help="Read the password from standard input."
-)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(email: str, password_stdin: bool) -> None:
     """Create a merchant account that can log in to the panel."""
     if password_stdin:

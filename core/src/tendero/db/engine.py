@@ -54,7 +54,9 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
-def make_engine(url: str, *, writer: bool = True, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
+def make_engine(
+    url: str, *, writer: bool = True, pool_size: int = 5, echo: bool = False
+) -> AsyncEngine:
     """Create an async engine with this project's settings for the URL's backend."""
     if is_sqlite(url):
         engine = create_async_engine(

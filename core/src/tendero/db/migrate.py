@@ -26,4 +26,3 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 async def upgrade_async(database_url: str, revision: str = "head") -> None:
     """:func:`upgrade` from inside a running event loop (alembic runs its own loop)."""
     await asyncio.to_thread(upgrade, database_url, revision)
-

@@ -128,9 +128,13 @@ async def generate_orders(
                 .order_by(Product.id)
             )
         ).all()
-        leads_before = await session.scalar(sa.select(sa.func.coalesce(sa.func.max(_LEADS.c.id), 0)))
+        leads_before = await session.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(_LEADS.c.id), 0))
+        )
     if version is None:
-        raise Conflict("no store settings are published yet: load the demo store first (tendero demo)")
+        raise Conflict(
+            "no store settings are published yet: load the demo store first (tendero demo)"
+        )
     if not products:
         raise Conflict("the catalog has no active products to put in orders")
     if n == 0:
@@ -139,8 +143,13 @@ async def generate_orders(
     first_number = await _reserve_numbers(db, n)
     postgres = not db.is_sqlite
     factory = _OrderFactory(
-        store, version, products, seed=seed, now=now,
-        lead_key_base=int(leads_before or 0), postgres=postgres,
+        store,
+        version,
+        products,
+        seed=seed,
+        now=now,
+        lead_key_base=int(leads_before or 0),
+        postgres=postgres,
     )
     writer = _BulkWriter(postgres=postgres)
     done = items = changes = 0
@@ -248,9 +257,16 @@ class _Plan:
 
 # Outcomes, in a fixed order; each age bucket weighs them.
 _OUTCOMES = (
-    "new_awaiting", "new_proof", "new_paid", "new_rejected",
-    "mid1", "mid2", "final",
-    "cancel_expired", "cancel_rejected", "cancel_refunded",
+    "new_awaiting",
+    "new_proof",
+    "new_paid",
+    "new_rejected",
+    "mid1",
+    "mid2",
+    "final",
+    "cancel_expired",
+    "cancel_rejected",
+    "cancel_refunded",
 )
 # Age buckets: under 6 hours, under the expiry time, under 10 days, older.
 _BUCKET_WEIGHTS = (
@@ -270,7 +286,11 @@ def _plans(method: DeliveryMethod, store: StoreDocument) -> dict[str, _Plan]:
         upfront = True
         money = _PAID
     else:
-        mid1, mid2, final = OrderStatus.PREPARING, OrderStatus.READY_FOR_PICKUP, OrderStatus.PICKED_UP
+        mid1, mid2, final = (
+            OrderStatus.PREPARING,
+            OrderStatus.READY_FOR_PICKUP,
+            OrderStatus.PICKED_UP,
+        )
         upfront = deposit_amount(Decimal(100), store, method) > 0
         money = _DEPOSIT if store.pickup.advance_payment_percent < 100 else _PAID
     initial_payment = _AWAIT if upfront else _NOT_REQ
@@ -283,27 +303,47 @@ def _plans(method: DeliveryMethod, store: StoreDocument) -> dict[str, _Plan]:
     rejected: Step = (_P, _PROOF, _REJ, _MERCHANT, "el comprobante no coincide con el monto", 3.0)
     start: Step = (_S, _NEW, mid1.value, _MERCHANT, "", 5.0 if upfront else 0.5)
     if method is DeliveryMethod.SHIPPING:
-        second: Step = (_S, mid1.value, mid2.value, _MERCHANT, "enviado por paquetería con guía", 30.0)
+        second: Step = (
+            _S,
+            mid1.value,
+            mid2.value,
+            _MERCHANT,
+            "enviado por paquetería con guía",
+            30.0,
+        )
         third: tuple[Step, ...] = ((_S, mid2.value, final.value, _MERCHANT, "", 96.0),)
     else:
         ready_at = (5.0 if upfront else 0.5) + max(prep_hours, 0.25)
         second = (_S, mid1.value, mid2.value, _MERCHANT, "", ready_at)
         picked: Step = (_S, mid2.value, final.value, _MERCHANT, "", ready_at + 20.0)
-        balance: Step = (_P, money if upfront else _NOT_REQ, _PAID, _MERCHANT, "pagado en tienda", ready_at + 20.01)
+        balance: Step = (
+            _P,
+            money if upfront else _NOT_REQ,
+            _PAID,
+            _MERCHANT,
+            "pagado en tienda",
+            ready_at + 20.01,
+        )
         third = (picked, balance) if money != _PAID else (picked,)
 
     if not upfront:  # pickup, paid at the store
         new = _Plan(_NEW, _NOT_REQ, created)
         cancel = _Plan(
-            _CANCELLED, _NOT_REQ,
+            _CANCELLED,
+            _NOT_REQ,
             (*created, (_S, _NEW, _CANCELLED, _MERCHANT, "el cliente no pasó a recoger", 72.0)),
         )
         return {
-            "new_awaiting": new, "new_proof": new, "new_paid": new, "new_rejected": new,
+            "new_awaiting": new,
+            "new_proof": new,
+            "new_paid": new,
+            "new_rejected": new,
             "mid1": _Plan(mid1.value, _NOT_REQ, (*created, start)),
             "mid2": _Plan(mid2.value, _NOT_REQ, (*created, start, second)),
             "final": _Plan(final.value, _PAID, (*created, start, second, *third)),
-            "cancel_expired": cancel, "cancel_rejected": cancel, "cancel_refunded": cancel,
+            "cancel_expired": cancel,
+            "cancel_rejected": cancel,
+            "cancel_refunded": cancel,
         }
     paid = (*created, proof, confirmed)
     final_payment = third[-1][2] if third[-1][0] == _P else money
@@ -316,16 +356,34 @@ def _plans(method: DeliveryMethod, store: StoreDocument) -> dict[str, _Plan]:
         "mid2": _Plan(mid2.value, money, (*paid, start, second)),
         "final": _Plan(final.value, final_payment, (*paid, start, second, *third)),
         "cancel_expired": _Plan(
-            _CANCELLED, _AWAIT,
-            (*created, (_S, _NEW, _CANCELLED, _SYSTEM, f"unpaid after {store.unpaid_expiry_hours} hours", expiry_hours)),
+            _CANCELLED,
+            _AWAIT,
+            (
+                *created,
+                (
+                    _S,
+                    _NEW,
+                    _CANCELLED,
+                    _SYSTEM,
+                    f"unpaid after {store.unpaid_expiry_hours} hours",
+                    expiry_hours,
+                ),
+            ),
             expiry=True,
         ),
         "cancel_rejected": _Plan(
-            _CANCELLED, _REJ,
-            (*created, proof, rejected, (_S, _NEW, _CANCELLED, _MERCHANT, "sin comprobante válido", 30.0)),
+            _CANCELLED,
+            _REJ,
+            (
+                *created,
+                proof,
+                rejected,
+                (_S, _NEW, _CANCELLED, _MERCHANT, "sin comprobante válido", 30.0),
+            ),
         ),
         "cancel_refunded": _Plan(
-            _CANCELLED, _REFUND,
+            _CANCELLED,
+            _REFUND,
             (
                 *paid,
                 (_S, _NEW, _CANCELLED, _MERCHANT, "cancelado a petición del cliente", 8.0),
@@ -359,8 +417,30 @@ def _bucket_tables(store: StoreDocument) -> list[tuple[list[str], list[float]]]:
 
 # Relative share of orders per local hour of the day (chat shops peak in the evening).
 _HOUR_WEIGHTS = (
-    0.6, 0.35, 0.2, 0.1, 0.1, 0.2, 0.5, 1.2, 2.2, 3.2, 4.0, 4.6,
-    5.0, 5.2, 5.0, 4.6, 4.8, 5.4, 6.0, 6.6, 7.0, 6.6, 4.8, 2.4,
+    0.6,
+    0.35,
+    0.2,
+    0.1,
+    0.1,
+    0.2,
+    0.5,
+    1.2,
+    2.2,
+    3.2,
+    4.0,
+    4.6,
+    5.0,
+    5.2,
+    5.0,
+    4.6,
+    4.8,
+    5.4,
+    6.0,
+    6.6,
+    7.0,
+    6.6,
+    4.8,
+    2.4,
 )
 _HOUR_CUMULATIVE = [0.0]
 for _weight in _HOUR_WEIGHTS:
@@ -462,7 +542,9 @@ class _OrderFactory:
         for p in products:
             price = quantize(p.price, self.currency)
             folded = _SearchItem(fold(p.name), fold(p.sku or ""))
-            catalog.append(_CatalogItem(p.id, p.sku or "", p.name, price, self.bind_money(price), folded))
+            catalog.append(
+                _CatalogItem(p.id, p.sku or "", p.name, price, self.bind_money(price), folded)
+            )
         self.catalog = catalog
         weights = [_CATEGORY_WEIGHT.get(p.category, 1.5) for p in products]
         self.catalog_cumulative = _accumulate(weights)
@@ -484,7 +566,9 @@ class _OrderFactory:
             (loc.name, json.dumps({"name": loc.name, "address": loc.address}))
             for loc in store.locations
         ]
-        self.location_cumulative = _accumulate([2.0 if i == 0 else 1.0 for i in range(len(self.locations))])
+        self.location_cumulative = _accumulate(
+            [2.0 if i == 0 else 1.0 for i in range(len(self.locations))]
+        )
         self.preparation = timedelta(minutes=store.pickup.preparation_minutes)
 
         # Local days of the last year, ending today; today only up to "now".
@@ -524,7 +608,9 @@ class _OrderFactory:
             return 2
         return 3
 
-    def batch(self, start: int, count: int, total: int, first_number: int, ids: dict[str, int]) -> _Rows:
+    def batch(
+        self, start: int, count: int, total: int, first_number: int, ids: dict[str, int]
+    ) -> _Rows:
         """The rows of orders ``start`` .. ``start + count - 1`` (numbered from
         ``first_number``), taking ids from ``ids`` (next free id per table)."""
         random_ = self.rng.random
@@ -576,14 +662,31 @@ class _OrderFactory:
                 self.lead_ids.append(lead_id)
                 self.conversation_ids.append(conversation_id)
                 lead_created = bind_time(created - timedelta(minutes=5 + 175 * random_()))
-                leads.append((
-                    lead_id, person.channel, person.platform_id, person.name, person.phone,
-                    person.email, address, lead_created,
-                ))
-                conversations.append((
-                    conversation_id, lead_id, person.channel, "es", False, None,
-                    created_bound, created_bound, lead_created,
-                ))
+                leads.append(
+                    (
+                        lead_id,
+                        person.channel,
+                        person.platform_id,
+                        person.name,
+                        person.phone,
+                        person.email,
+                        address,
+                        lead_created,
+                    )
+                )
+                conversations.append(
+                    (
+                        conversation_id,
+                        lead_id,
+                        person.channel,
+                        "es",
+                        False,
+                        None,
+                        created_bound,
+                        created_bound,
+                        lead_created,
+                    )
+                )
             else:
                 lead_id = self.lead_ids[local]
                 conversation_id = self.conversation_ids[local]
@@ -603,10 +706,18 @@ class _OrderFactory:
                 quantity = 1 if roll < 0.78 else 2 if roll < 0.95 else 3
                 line_total = product.price * quantity
                 subtotal += line_total
-                items.append((
-                    item_id, order_id, product.id, product.sku, product.name,
-                    product.bound_price, quantity, bind_money(line_total),
-                ))
+                items.append(
+                    (
+                        item_id,
+                        order_id,
+                        product.id,
+                        product.sku,
+                        product.name,
+                        product.bound_price,
+                        quantity,
+                        bind_money(line_total),
+                    )
+                )
                 item_id += 1
 
             # The orders module's own rules for shipping and the pickup deposit.
@@ -643,21 +754,53 @@ class _OrderFactory:
                     updated = at
                 else:
                     at = created_bound
-                changes.append((
-                    change_id, order_id, field, from_value, to_value, actor,
-                    staff if actor == _MERCHANT else "", note, at,
-                ))
+                changes.append(
+                    (
+                        change_id,
+                        order_id,
+                        field,
+                        from_value,
+                        to_value,
+                        actor,
+                        staff if actor == _MERCHANT else "",
+                        note,
+                        at,
+                    )
+                )
                 change_id += 1
 
-            searchable = Customer(person.folded_name, person.platform_id, person.phone, person.email)
-            orders.append((
-                order_id, number, created_bound, updated, person.channel, lead_id,
-                conversation_id, person.name, person.platform_id, person.phone, person.email,
-                currency, bind_money(subtotal), bind_money(shipping_cost_), bind_money(deposit),
-                bind_money(total_), method.value, address, location_json, location_name,
-                ready_at, plan.payment_status, plan.status, self.settings_version,
-                order_search_text(number, searchable, [p.folded for p in picked]),
-            ))
+            searchable = Customer(
+                person.folded_name, person.platform_id, person.phone, person.email
+            )
+            orders.append(
+                (
+                    order_id,
+                    number,
+                    created_bound,
+                    updated,
+                    person.channel,
+                    lead_id,
+                    conversation_id,
+                    person.name,
+                    person.platform_id,
+                    person.phone,
+                    person.email,
+                    currency,
+                    bind_money(subtotal),
+                    bind_money(shipping_cost_),
+                    bind_money(deposit),
+                    bind_money(total_),
+                    method.value,
+                    address,
+                    location_json,
+                    location_name,
+                    ready_at,
+                    plan.payment_status,
+                    plan.status,
+                    self.settings_version,
+                    order_search_text(number, searchable, [p.folded for p in picked]),
+                )
+            )
 
         ids.update(
             leads=lead_id_next,
@@ -681,23 +824,73 @@ def _accumulate(weights: list[float]) -> list[float]:
 # --- writing ----------------------------------------------------------------------------
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
-    "leads": ("id", "channel", "platform_id", "name", "phone", "email", "last_address", "created_at"),
+    "leads": (
+        "id",
+        "channel",
+        "platform_id",
+        "name",
+        "phone",
+        "email",
+        "last_address",
+        "created_at",
+    ),
     "conversations": (
-        "id", "lead_id", "channel", "language", "needs_human", "agent_paused_until",
-        "last_inbound_at", "last_message_at", "created_at",
+        "id",
+        "lead_id",
+        "channel",
+        "language",
+        "needs_human",
+        "agent_paused_until",
+        "last_inbound_at",
+        "last_message_at",
+        "created_at",
     ),
     "orders": (
-        "id", "number", "created_at", "updated_at", "channel", "lead_id", "conversation_id",
-        "customer_name", "customer_platform_id", "customer_phone", "email", "currency",
-        "subtotal", "shipping_cost", "deposit_amount", "total", "delivery_method",
-        "shipping_address", "pickup_location", "pickup_location_name", "ready_at",
-        "payment_status", "status", "settings_version", "search_text",
+        "id",
+        "number",
+        "created_at",
+        "updated_at",
+        "channel",
+        "lead_id",
+        "conversation_id",
+        "customer_name",
+        "customer_platform_id",
+        "customer_phone",
+        "email",
+        "currency",
+        "subtotal",
+        "shipping_cost",
+        "deposit_amount",
+        "total",
+        "delivery_method",
+        "shipping_address",
+        "pickup_location",
+        "pickup_location_name",
+        "ready_at",
+        "payment_status",
+        "status",
+        "settings_version",
+        "search_text",
     ),
     "order_items": (
-        "id", "order_id", "product_id", "sku", "name", "unit_price", "quantity", "line_total",
+        "id",
+        "order_id",
+        "product_id",
+        "sku",
+        "name",
+        "unit_price",
+        "quantity",
+        "line_total",
     ),
     "order_status_changes": (
-        "id", "order_id", "field", "from_value", "to_value", "actor", "actor_name", "note",
+        "id",
+        "order_id",
+        "field",
+        "from_value",
+        "to_value",
+        "actor",
+        "actor_name",
+        "note",
         "created_at",
     ),
 }

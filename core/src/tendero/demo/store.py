@@ -159,17 +159,23 @@ async def load_demo_store(db: Database) -> DemoStoreSummary:
 
     state = await database_state(db)
     if state is not DatabaseState.EMPTY:
-        which = "the demo store is already loaded" if state is DatabaseState.DEMO else (
-            "it already has products, published settings or orders"
+        which = (
+            "the demo store is already loaded"
+            if state is DatabaseState.DEMO
+            else ("it already has products, published settings or orders")
         )
-        raise Conflict(f"The database is not empty ({which}); the demo store loads only into an empty database.")
+        raise Conflict(
+            f"The database is not empty ({which}); the demo store loads only into an empty database."
+        )
 
     document = demo_document()
     async with db.session() as session:
         version = await publish_document(session, document, by="demo")
 
     csv_bytes = resources.files(__package__).joinpath(PRODUCTS_FILE).read_bytes()
-    report = await Catalog(db).import_file(csv_bytes, filename=PRODUCTS_FILE, mode="add", strict=True)
+    report = await Catalog(db).import_file(
+        csv_bytes, filename=PRODUCTS_FILE, mode="add", strict=True
+    )
     if not report.ok:
         raise TenderoError(
             "The demo catalog did not import cleanly.",
@@ -178,9 +184,12 @@ async def load_demo_store(db: Database) -> DemoStoreSummary:
 
     async with db.read_session() as session:
         total = await session.scalar(sa.select(sa.func.count()).select_from(Product)) or 0
-        active = await session.scalar(
-            sa.select(sa.func.count()).select_from(Product).where(Product.active.is_(True))
-        ) or 0
+        active = (
+            await session.scalar(
+                sa.select(sa.func.count()).select_from(Product).where(Product.active.is_(True))
+            )
+            or 0
+        )
     return DemoStoreSummary(
         store_name=document.company.name,
         products=total,
