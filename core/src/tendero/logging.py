@@ -37,6 +37,8 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    # Migration chatter on every start is noise at info level.
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     # aiohttp's access log is noise at info level; keep it for debug.
     logging.getLogger("aiohttp.access").setLevel(
         logging.INFO if numeric <= logging.DEBUG else logging.WARNING
