@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 # name -> default arguments (kept small enough that `make bench` ends in minutes)
 BENCHMARKS: dict[str, list[str]] = {
     "demo_orders": ["200000"],
+    "webhook_ack": ["--requests", "3000", "--concurrency", "32"],
 }
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import aiohttp
 import pluggy
@@ -11,6 +12,17 @@ import structlog
 from aiohttp import web
 
 from tendero import __version__
+from tendero.channels.base import collect_channels
+from tendero.channels.webhooks import (
+    CHANNELS,
+    DEFAULT_WEBHOOK_MAX_BYTES,
+    INBOX_WRITER,
+    WEBHOOK_MAX_BYTES,
+    add_webhook_routes,
+)
+from tendero.conversations.inbox import InboxWriter
+from tendero.conversations.pipeline import PIPELINE, Pipeline
+from tendero.conversations.turns import AcknowledgementRunner, TurnRunner
 from tendero.db import Database
 from tendero.plugins import call_hook, create_plugin_manager, notify
 from tendero.settings import Settings
@@ -19,6 +31,20 @@ SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 PLUGINS = web.AppKey("plugins", pluggy.PluginManager)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
+TURN_RUNNER = web.AppKey("turn_runner", object)  # a TurnRunner
+PIPELINE_OPTIONS = web.AppKey("pipeline_options", dict)
+
+__all__ = [
+    "CHANNELS",
+    "DATABASE",
+    "HTTP_CLIENT",
+    "PIPELINE",
+    "PLUGINS",
+    "SETTINGS",
+    "TURN_RUNNER",
+    "WEBHOOK_MAX_BYTES",
+    "create_app",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -40,12 +66,18 @@ def create_app(
     *,
     plugin_manager: pluggy.PluginManager | None = None,
     database: Database | None = None,
+    turn_runner: TurnRunner | None = None,
+    pipeline_options: Mapping[str, Any] | None = None,
+    webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES,
 ) -> web.Application:
     """Build the web application.
 
     The database must already be migrated (``tendero db upgrade``; ``serve`` does it).
     ``plugin_manager`` defaults to every installed plugin; tests pass one built with an
-    allow-list. Everything opened here is closed by the app's cleanup context.
+    allow-list. ``turn_runner`` answers customer messages (default: an acknowledgement
+    until the agent is installed); ``pipeline_options`` go to
+    :class:`~tendero.conversations.pipeline.Pipeline` (``dispatcher_options``,
+    ``sender_options``). Everything opened here is closed by the app's cleanup context.
     """
     settings.ensure_secret_key()
     pm = plugin_manager or create_plugin_manager(trace=settings.trace_hooks or None)
@@ -53,18 +85,27 @@ def create_app(
     app[SETTINGS] = settings
     app[PLUGINS] = pm
     app[DATABASE] = database or Database(settings.effective_database_url)
+    app[TURN_RUNNER] = turn_runner or AcknowledgementRunner()
+    app[PIPELINE_OPTIONS] = dict(pipeline_options or {})
+    app[WEBHOOK_MAX_BYTES] = webhook_max_bytes
 
     app.router.add_get("/healthz", healthz)
+    add_webhook_routes(app)
     pm.hook.register_routes(app=app)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=30, connect=10)
         app[HTTP_CLIENT] = aiohttp.ClientSession(timeout=timeout)
+        pipeline = await _start_pipeline(app)
         await call_hook(pm, "startup", app=app)
         log.info("tendero started", version=__version__, database=app[DATABASE].dialect)
         try:
             yield
         finally:
+            # Running turns finish (or stay pending for the next start) before the
+            # database closes.
+            await pipeline.stop()
+            await app[INBOX_WRITER].stop()
             # One failing plugin must not keep the others, or the database, open.
             await notify(pm, "shutdown", app=app)
             await app[HTTP_CLIENT].close()
@@ -73,3 +114,27 @@ def create_app(
 
     app.cleanup_ctx.append(resources)
     return app
+
+
+async def _start_pipeline(app: web.Application) -> Pipeline:
+    """Build the channels, give them the HTTP client, start dispatcher and sender."""
+    settings = app[SETTINGS]
+    channels = await collect_channels(app[PLUGINS], settings)
+    for channel in channels.values():
+        channel.attach(app[HTTP_CLIENT])
+    app[CHANNELS] = channels
+    configured = {name: c for name, c in channels.items() if c.configured()}
+    options = app[PIPELINE_OPTIONS]
+    pipeline = Pipeline(
+        app[DATABASE],
+        settings,
+        configured,
+        app[TURN_RUNNER],  # type: ignore[arg-type]
+        dispatcher_options=options.get("dispatcher_options"),
+        sender_options=options.get("sender_options"),
+        stop_grace=options.get("stop_grace", 5.0),
+    )
+    app[INBOX_WRITER] = InboxWriter(app[DATABASE], gate=pipeline.gate)
+    pipeline.start()
+    app[PIPELINE] = pipeline
+    return pipeline

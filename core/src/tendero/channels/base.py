@@ -13,13 +13,16 @@ it is channel-neutral.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from aiohttp import web
+
 if TYPE_CHECKING:
+    import aiohttp
     import pluggy
 
     from tendero.settings import Settings
@@ -223,6 +226,73 @@ class InboundEvent:
     status: str | None = None  # STATUS events: sent, delivered, read, failed
     error: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # ECHO events: True when the echoed message was sent by this app (the outbox already
+    # recorded it); False when a person in the platform's inbox or another app wrote it,
+    # which pauses the agent in that conversation for 15 minutes.
+    echo_from_app: bool = False
+    # How the channel addresses the customer when it is not the default (WhatsApp BSUID
+    # users: "user_id"); kept so a reply can use the same addressing.
+    recipient_kind: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """This event as a JSON-ready dict (what the inbox stores); see :meth:`from_json`."""
+        return {
+            "channel": self.channel,
+            "kind": str(self.kind),
+            "message_id": self.message_id,
+            "customer_id": self.customer_id,
+            "timestamp": self.timestamp.isoformat(),
+            "business_id": self.business_id,
+            "text": self.text,
+            "payload": self.payload,
+            "customer_name": self.customer_name,
+            "customer_phone": self.customer_phone,
+            "attachments": [_attachment_to_json(a) for a in self.attachments],
+            "reply_to": self.reply_to,
+            "status": self.status,
+            "error": self.error,
+            "raw": dict(self.raw),
+            "echo_from_app": self.echo_from_app,
+            "recipient_kind": self.recipient_kind,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> InboundEvent:
+        """Rebuild an event from :meth:`to_json` output (unknown keys are ignored)."""
+        timestamp = datetime.fromisoformat(data["timestamp"])
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=UTC)
+        return cls(
+            channel=data["channel"],
+            kind=EventKind(data["kind"]),
+            message_id=data["message_id"],
+            customer_id=data["customer_id"],
+            timestamp=timestamp,
+            business_id=data.get("business_id") or "",
+            text=data.get("text") or "",
+            payload=data.get("payload"),
+            customer_name=data.get("customer_name"),
+            customer_phone=data.get("customer_phone"),
+            attachments=tuple(Attachment(**a) for a in data.get("attachments") or ()),
+            reply_to=data.get("reply_to"),
+            status=data.get("status"),
+            error=data.get("error"),
+            raw=data.get("raw") or {},
+            echo_from_app=bool(data.get("echo_from_app")),
+            recipient_kind=data.get("recipient_kind"),
+        )
+
+
+def _attachment_to_json(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "kind": attachment.kind,
+        "url": attachment.url,
+        "media_id": attachment.media_id,
+        "mime_type": attachment.mime_type,
+        "caption": attachment.caption,
+        "latitude": attachment.latitude,
+        "longitude": attachment.longitude,
+    }
 
 
 @dataclass(frozen=True)
@@ -259,6 +329,41 @@ class OutboundMessage:
     image_url: str | None = None
     reply_to: str | None = None  # quote this platform message id, where supported
     tag: str | None = None  # Messenger/Instagram message tag outside the 24 h window
+    # How to address the recipient when not the default (see InboundEvent.recipient_kind).
+    recipient_kind: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """This message as a JSON-ready dict (what the outbox stores)."""
+        return {
+            "channel": self.channel,
+            "recipient_id": self.recipient_id,
+            "text": self.text,
+            "buttons": [{"id": b.id, "title": b.title} for b in self.buttons],
+            "list_rows": [
+                {"id": r.id, "title": r.title, "description": r.description} for r in self.list_rows
+            ],
+            "list_button": self.list_button,
+            "image_url": self.image_url,
+            "reply_to": self.reply_to,
+            "tag": self.tag,
+            "recipient_kind": self.recipient_kind,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OutboundMessage:
+        """Rebuild a message from :meth:`to_json` output."""
+        return cls(
+            channel=data["channel"],
+            recipient_id=data["recipient_id"],
+            text=data.get("text") or "",
+            buttons=tuple(Button(**b) for b in data.get("buttons") or ()),
+            list_rows=tuple(ListRow(**r) for r in data.get("list_rows") or ()),
+            list_button=data.get("list_button"),
+            image_url=data.get("image_url"),
+            reply_to=data.get("reply_to"),
+            tag=data.get("tag"),
+            recipient_kind=data.get("recipient_kind"),
+        )
 
 
 # --- the adapter ---------------------------------------------------------------------------
@@ -286,9 +391,44 @@ class Channel(ABC):
     icon: ClassVar[str]  # inline SVG with a <title>, sized by CSS (1em by default)
     limits: ClassVar[MessageLimits]
     required_settings: ClassVar[tuple[str, ...]] = ()
+    # Free text may be sent only this long after the customer's last message (Meta's
+    # 24-hour customer-service window); None: no window (e.g. the terminal channel).
+    # The outbox checks it from the conversation's last_inbound_at.
+    free_text_window: ClassVar[timedelta | None] = timedelta(hours=24)
+    # Sends per second the outbox allows this channel (a token bucket; None: no limit).
+    send_rate_per_second: ClassVar[float | None] = 20.0
+
+    http: aiohttp.ClientSession | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    def attach(self, http: aiohttp.ClientSession) -> None:
+        """Give the channel the app's HTTP client (called by the host at startup, before
+        any parse or send). The host owns and closes it."""
+        self.http = http
+
+    async def handle_verify(self, request: web.Request) -> web.Response:
+        """Answer ``GET /webhooks/{name}`` (Meta's verify handshake). Default: 405."""
+        return web.Response(status=405, text="this channel has no verify handshake")
+
+    def authenticate(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether a webhook POST is genuine (e.g. ``X-Hub-Signature-256`` over the raw
+        ``body``). The default refuses everything: a channel must opt in. A refused
+        delivery is answered 403 and nothing of it is stored."""
+        return False
+
+    async def download_media(self, attachment: Attachment) -> tuple[bytes, str]:
+        """Fetch an attachment the customer sent: ``(content, media type)``.
+
+        Raise any exception on failure; the dispatcher logs it and runs the turn anyway.
+        """
+        raise NotImplementedError(f"{self.name}: media download is not supported")
+
+    def mark_read(self, event: InboundEvent) -> Awaitable[None] | None:
+        """Called when a turn starts for ``event`` (WhatsApp: mark read and show the
+        typing indicator). Sync or async; errors are logged, never fatal. Default: no-op."""
+        return None
 
     @property
     def webhook_path(self) -> str:

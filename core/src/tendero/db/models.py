@@ -151,6 +151,74 @@ class Message(Base):
     )
 
 
+class InboxEvent(Base):
+    """The durable inbox: one row per customer event a webhook delivered.
+
+    Written before the webhook answers 200; the UNIQUE (channel, platform_message_id)
+    makes the platform's redeliveries no-ops. The dispatcher turns ``pending`` rows into
+    agent turns in id order per conversation and marks each ``done`` in the transaction
+    that stores the turn's replies. ``payload`` is the serialised
+    :class:`~tendero.channels.base.InboundEvent`.
+    """
+
+    __tablename__ = "inbox_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(40))
+    platform_message_id: Mapped[str] = mapped_column(sa.String(300))
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    # The transcript row of this event (media_path is set on it after download).
+    message_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending|done|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "platform_message_id"),
+        sa.Index("ix_inbox_events_status_conversation_id_id", "status", "conversation_id", "id"),
+    )
+
+
+class OutboxMessage(Base):
+    """A reply waiting for (or done with) delivery through its channel.
+
+    Created in the same transaction as the outbound :class:`Message` it delivers; the
+    sender moves it ``pending -> sending -> sent`` or ``failed`` and mirrors the outcome
+    on the message (``delivery_status``, ``error``). ``body`` is the serialised
+    :class:`~tendero.channels.base.OutboundMessage`.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("messages.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(sa.String(40))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        sa.Index("ix_outbox_messages_conversation_id_id", "conversation_id", "id"),
+        sa.Index("ix_outbox_messages_message_id", "message_id"),
+    )
+
+
 # --- orders ---------------------------------------------------------------------------
 
 

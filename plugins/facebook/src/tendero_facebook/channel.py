@@ -22,13 +22,20 @@ MESSENGER_ICON = svg_icon(
 
 class FacebookChannel(MessengerPlatformChannel):
     """Messenger for a Facebook Page: webhooks (``object: page``) signed with the app
-    secret; sends with the Page access token."""
+    secret; sends to ``{graph_api_url}/{version}/{page id}/messages`` with the Page
+    access token. Echoes carrying ``facebook_app_id`` are this app's own sends."""
 
     name = "facebook"
     display_name = "Facebook Messenger"
     icon = MESSENGER_ICON
     limits = MESSENGER_LIMITS
     webhook_object = "page"
+    verify_token_setting = "facebook_verify_token"
+    app_secret_settings = ("facebook_app_secret",)
+    app_id_setting = "facebook_app_id"
+    access_token_setting = "facebook_page_access_token"
+    account_id_setting = "facebook_page_id"
+    graph_url_setting = "graph_api_url"
     required_settings = (
         "facebook_app_secret",
         "facebook_verify_token",

@@ -32,6 +32,13 @@ class InstagramChannel(MessengerPlatformChannel):
     icon = INSTAGRAM_ICON
     limits = INSTAGRAM_LIMITS
     webhook_object = "instagram"
+    # Instagram Login: the Instagram app's own secret, not the Meta app secret.
+    verify_token_setting = "instagram_verify_token"
+    app_secret_settings = ("instagram_app_secret",)
+    app_id_setting = "instagram_app_id"
+    access_token_setting = "instagram_access_token"
+    account_id_setting = "instagram_account_id"
+    graph_url_setting = "instagram_graph_api_url"
     required_settings = (
         "instagram_app_secret",
         "instagram_verify_token",

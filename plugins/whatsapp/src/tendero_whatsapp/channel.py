@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from tendero.channels import Channel, InboundEvent, MessageLimits, OutboundMessage, svg_icon
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from tendero.channels import (
+    Attachment,
+    ChannelError,
+    EventKind,
+    InboundEvent,
+    MessageLimits,
+    OutboundMessage,
+    svg_icon,
+)
+from tendero.channels.meta import GraphClient, GraphError, MetaChannel
+
+from tendero_whatsapp.parse import parse_webhook
+from tendero_whatsapp.send import read_receipt, render
 
 # WhatsApp Cloud API limits: text 4096; interactive body 1024; 3 reply buttons with
 # titles ≤ 20 and ids ≤ 256; lists with ≤ 10 rows in total (titles ≤ 24, descriptions
@@ -29,9 +46,15 @@ WHATSAPP_ICON = svg_icon(
 )
 
 
-class WhatsAppChannel(Channel):
+class WhatsAppChannel(MetaChannel):
     """WhatsApp through the Cloud API: webhooks signed with the app secret; sends to
-    ``{graph_api_url}/{version}/{phone number id}/messages``."""
+    ``{graph_api_url}/{version}/{phone number id}/messages`` with the access token as
+    Bearer.
+
+    Customers are addressed by their ``wa_id`` (phone digits) or, when they have none,
+    by their business-scoped user id (BSUID); :func:`tendero_whatsapp.send.render` picks
+    ``to`` or ``recipient`` from the id itself (digits only: a phone).
+    """
 
     name = "whatsapp"
     display_name = "WhatsApp"
@@ -43,14 +66,120 @@ class WhatsAppChannel(Channel):
         "whatsapp_access_token",
         "whatsapp_phone_number_id",
     )
+    verify_token_setting = "whatsapp_verify_token"
+    app_secret_settings = ("whatsapp_app_secret",)
+    free_text_window = timedelta(hours=24)
+    # What a customer's media may be: photos (of a product, of a payment) and PDFs
+    # (payment receipts). 16 MB covers WhatsApp's 5 MB images and usual receipts.
+    max_media_bytes: ClassVar[int] = 16 * 1024 * 1024
+    allowed_media_types: ClassVar[tuple[str, ...]] = ("image/", "application/pdf")
+    # Seconds a Graph call may take; a timeout is retryable (the send may have landed).
+    graph_timeout: float = 15.0
+
+    @property
+    def graph(self) -> GraphClient:
+        return GraphClient(
+            self.require_http(), self.settings.graph_api_url, self.settings.graph_api_version
+        )
+
+    @property
+    def phone_number_id(self) -> str:
+        return self.settings.whatsapp_phone_number_id
 
     def parse(self, raw_body: bytes) -> list[InboundEvent]:
-        raise NotImplementedError(
-            "WhatsApp: webhook parsing is not built yet (it arrives with the channel webhooks)"
-        )
+        """Every message and status of a delivery (see :mod:`tendero_whatsapp.parse`)."""
+        return parse_webhook(raw_body)
 
     async def send(self, message: OutboundMessage) -> str:
-        raise NotImplementedError(
-            "WhatsApp: sending through the Cloud API is not built yet (it arrives with the "
-            "channel outbox)"
+        """Deliver ``message`` (possibly as several WhatsApp messages: long text split,
+        text before a list, an image before its long text) and return the wamid of the
+        last one. Raises :class:`~tendero.channels.meta.GraphError` (a ChannelError) when
+        Meta refuses; if a later part fails, the earlier parts were delivered."""
+        wamid = ""
+        for body in render(message, self.limits):
+            answer = await self._post_messages(body)
+            wamid = _first_message_id(answer)
+        return wamid
+
+    async def mark_read(self, event: InboundEvent) -> None:
+        """Mark the customer's message read and show the typing indicator (a turn starts).
+
+        Only customer messages can be marked; other events are ignored.
+        """
+        if event.kind not in (EventKind.MESSAGE, EventKind.BUTTON) or not event.message_id:
+            return
+        await self._post_messages(read_receipt(event.message_id))
+
+    async def download_media(self, attachment: Attachment) -> tuple[bytes, str]:
+        """``(content, content type)`` of a customer's photo or PDF.
+
+        Looks the media id up (``GET /{media_id}``: a short-lived URL, its type, size and
+        sha256), then fetches that URL with the access token. Refuses other types and
+        files over :attr:`max_media_bytes`; checks the sha256 when Meta gives one.
+        """
+        if not attachment.media_id:
+            if attachment.url:
+                return await super().download_media(attachment)
+            raise ChannelError("WhatsApp: the attachment has no media id")
+        token = self.settings.whatsapp_access_token
+        info = await self.graph.request(
+            "GET",
+            f"/{attachment.media_id}",
+            token=token,
+            params={"phone_number_id": self.phone_number_id} if self.phone_number_id else None,
+            timeout=self.graph_timeout,
         )
+        url = info.get("url")
+        if not isinstance(url, str) or not url:
+            raise GraphError(f"WhatsApp: media {attachment.media_id} has no URL", retryable=False)
+        size = _int(info.get("file_size"))
+        if size is not None and size > self.max_media_bytes:
+            raise GraphError(
+                f"WhatsApp: media {attachment.media_id} has {size} bytes, more than "
+                f"{self.max_media_bytes}",
+                retryable=False,
+                code="media_too_large",
+            )
+        content, content_type = await self.graph.download(
+            url,
+            token=token,
+            max_bytes=self.max_media_bytes,
+            allowed_types=self.allowed_media_types,
+        )
+        expected = info.get("sha256")
+        if isinstance(expected, str) and expected:
+            actual = hashlib.sha256(content).hexdigest()
+            if not hmac.compare_digest(actual, expected.lower()):
+                raise GraphError(
+                    f"WhatsApp: media {attachment.media_id} does not match its sha256",
+                    retryable=True,
+                    code="media_checksum",
+                )
+        return content, content_type
+
+    async def _post_messages(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.phone_number_id:
+            raise ChannelError("WhatsApp: TENDERO_WHATSAPP_PHONE_NUMBER_ID is not set")
+        return await self.graph.request(
+            "POST",
+            f"/{self.phone_number_id}/messages",
+            token=self.settings.whatsapp_access_token,
+            json=body,
+            timeout=self.graph_timeout,
+        )
+
+
+def _first_message_id(answer: dict[str, Any]) -> str:
+    messages = answer.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        wamid = messages[0].get("id")
+        if isinstance(wamid, str) and wamid:
+            return wamid
+    raise GraphError("WhatsApp: the send answer has no message id", retryable=False)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,368 @@
+"""The dispatcher: turns pending inbox rows into agent turns.
+
+Rows are taken in arrival order per conversation — one turn at a time per conversation —
+and many conversations run at once (bounded by a semaphore). A turn runs outside any
+write transaction (see :mod:`tendero.conversations.turns`); its effects, its replies
+(outbound messages + outbox rows) and the "done" mark of its inbox row then commit in
+ONE short transaction that first re-checks the row is still pending. A crash before that
+commit leaves the row pending (retried on restart); after it, the outbox owns delivery:
+nothing is lost and nothing is answered twice.
+
+The dispatcher wakes when the webhook stores something (:meth:`Dispatcher.wake`) and also
+polls every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tendero.channels.base import Channel, InboundEvent, OutboundMessage
+from tendero.channels.render import render
+from tendero.conversations.gate import WriteGate
+from tendero.conversations.media import store_media
+from tendero.conversations.turns import LeadInfo, Reply, TurnContext, TurnRunner
+from tendero.db import Database
+from tendero.db.models import Conversation, InboxEvent, Lead, Message, OutboxMessage
+from tendero.db.types import utcnow
+from tendero.plugins import resolve
+from tendero.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SCAN_BATCH = 500
+
+
+@dataclass
+class _Work:
+    row_id: int
+    channel: str
+    message_id: int | None
+    attempts: int
+    event: InboundEvent
+    conversation_id: int
+    paused: bool
+    lead: LeadInfo
+    language: str
+
+
+class Dispatcher:
+    """Runs turns for pending inbox rows; see the module doc."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        channels: Mapping[str, Channel],
+        runner: TurnRunner,
+        *,
+        concurrency: int = 32,
+        poll_interval: float = 2.0,
+        max_attempts: int = 5,
+        on_committed: Callable[[], None] | None = None,
+        gate: WriteGate | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.channels = channels
+        self.runner = runner
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self.on_committed = on_committed
+        self.gate = gate or WriteGate(enabled=False)
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._wakeup = asyncio.Event()
+        self._active: dict[int, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Look for new work now (the webhook calls this after storing events)."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Scan, start turns, wait for a wake-up or the poll interval; until stopped."""
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                await self.scan()
+            except Exception:
+                log.exception("dispatcher scan failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking work; let running turns finish for ``grace`` seconds, then cancel
+        them (a cancelled turn commits nothing: its row stays pending for next time)."""
+        self._stopping = True
+        self._wakeup.set()
+        tasks = list(self._active.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def scan(self) -> int:
+        """Start a drain task for each conversation with pending rows; return how many
+        were started."""
+        if not self.channels:
+            return 0
+        first = sa.func.min(InboxEvent.id)
+        async with self.db.read_session() as session:
+            rows = await session.execute(
+                sa.select(InboxEvent.conversation_id)
+                .where(InboxEvent.status == "pending", InboxEvent.channel.in_(list(self.channels)))
+                .group_by(InboxEvent.conversation_id)
+                .order_by(first)
+                .limit(SCAN_BATCH)
+            )
+            conversation_ids = list(rows.scalars())
+        started = 0
+        for conversation_id in conversation_ids:
+            if conversation_id in self._active or self._stopping:
+                continue
+            task = asyncio.create_task(
+                self._drain(conversation_id), name=f"tendero-turns-{conversation_id}"
+            )
+            self._active[conversation_id] = task
+            started += 1
+        return started
+
+    async def _drain(self, conversation_id: int) -> None:
+        processed = 0
+        try:
+            async with self._semaphore:
+                while not self._stopping and await self.process_next(conversation_id):
+                    processed += 1
+        except Exception:
+            log.exception("turns of a conversation failed", conversation=conversation_id)
+        finally:
+            self._active.pop(conversation_id, None)
+            if processed:
+                # Rows that arrived while this conversation was busy were skipped by the
+                # scan; look again.
+                self.wake()
+
+    async def process_next(self, conversation_id: int) -> bool:
+        """Run the turn of the conversation's oldest pending row; ``False`` when there
+        was none or it failed (retried at the next poll, keeping arrival order)."""
+        work = await self._next_work(conversation_id)
+        if work is None:
+            return False
+        channel = self.channels.get(work.channel)
+        if channel is None:  # its plugin was removed while the row waited
+            return False
+        if work.paused:
+            await self._commit(work, [], [], None)
+            log.info("agent paused: no reply", conversation=conversation_id)
+            return True
+        await self._mark_read(channel, work.event)
+        media_paths = await self._download_media(channel, work.event)
+        try:
+            async with self.db.read_session() as session:
+                ctx = TurnContext(
+                    conversation_id=conversation_id,
+                    channel=channel.name,
+                    lead=work.lead,
+                    event=work.event,
+                    limits=channel.limits,
+                    session=session,
+                    settings=self.settings,
+                    language=work.language,
+                    media_paths=media_paths,
+                )
+                replies = list(await self.runner(ctx))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("turn failed", conversation=conversation_id, inbox_id=work.row_id)
+            await self._record_failure(work, exc)
+            return False
+        outbound = [
+            message
+            for reply in replies
+            for message in self._render(reply, channel, work)
+            if message.text or message.image_url
+        ]
+        await self._commit(work, outbound, ctx.effects, media_paths)
+        return True
+
+    def _render(self, reply: Reply, channel: Channel, work: _Work) -> list[OutboundMessage]:
+        messages = render(reply, work.channel, work.lead.platform_id, channel.limits)
+        if work.event.recipient_kind:
+            messages = [_with_recipient_kind(m, work.event.recipient_kind) for m in messages]
+        return messages
+
+    async def _next_work(self, conversation_id: int) -> _Work | None:
+        async with self.db.read_session() as session:
+            found = (
+                await session.execute(
+                    sa.select(InboxEvent, Conversation, Lead)
+                    .join(Conversation, Conversation.id == InboxEvent.conversation_id)
+                    .join(Lead, Lead.id == Conversation.lead_id)
+                    .where(
+                        InboxEvent.conversation_id == conversation_id,
+                        InboxEvent.status == "pending",
+                    )
+                    .order_by(InboxEvent.id)
+                    .limit(1)
+                )
+            ).first()
+        if found is None:
+            return None
+        row, conversation, lead = found
+        now = utcnow()
+        paused = conversation.needs_human or (
+            conversation.agent_paused_until is not None and conversation.agent_paused_until > now
+        )
+        return _Work(
+            row_id=row.id,
+            channel=row.channel,
+            message_id=row.message_id,
+            attempts=row.attempts,
+            event=InboundEvent.from_json(row.payload),
+            conversation_id=conversation.id,
+            paused=paused,
+            lead=LeadInfo(id=lead.id, name=lead.name, platform_id=lead.platform_id),
+            language=conversation.language,
+        )
+
+    async def _claim(self, session: AsyncSession, row_id: int) -> bool:
+        """Take the row for this commit; ``False`` when another worker already did."""
+        if self.db.dialect == "postgresql":
+            locked = await session.execute(
+                sa.select(InboxEvent.id)
+                .where(InboxEvent.id == row_id, InboxEvent.status == "pending")
+                .with_for_update(skip_locked=True)
+            )
+            if locked.first() is None:
+                return False
+        done = await session.execute(
+            sa.update(InboxEvent)
+            .where(InboxEvent.id == row_id, InboxEvent.status == "pending")
+            .values(status="done", processed_at=utcnow(), last_error=None)
+            .returning(InboxEvent.id)
+        )
+        return done.first() is not None
+
+    async def _commit(
+        self,
+        work: _Work,
+        outbound: list[OutboundMessage],
+        effects: list,
+        media_paths: list[str] | None,
+    ) -> None:
+        async with self.gate.background(), self.db.session() as session:
+            if not await self._claim(session, work.row_id):
+                log.info("inbox row already handled elsewhere", inbox_id=work.row_id)
+                return
+            now = utcnow()
+            if media_paths and work.message_id is not None:
+                await session.execute(
+                    sa.update(Message)
+                    .where(Message.id == work.message_id)
+                    .values(media_path=media_paths[0])
+                )
+            for effect in effects:
+                await effect(session)
+            for message in outbound:
+                row = Message(
+                    conversation_id=work.conversation_id,
+                    direction="out",
+                    author="agent",
+                    kind=_outbound_kind(message),
+                    text=message.text,
+                    payload=_outbound_payload(message),
+                    delivery_status="pending",
+                    created_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                session.add(
+                    OutboxMessage(
+                        message_id=row.id,
+                        conversation_id=work.conversation_id,
+                        channel=message.channel,
+                        body=message.to_json(),
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+            if outbound:
+                await session.execute(
+                    sa.update(Conversation)
+                    .where(Conversation.id == work.conversation_id)
+                    .values(last_message_at=now)
+                )
+        if outbound and self.on_committed is not None:
+            self.on_committed()
+
+    async def _record_failure(self, work: _Work, exc: Exception) -> None:
+        attempts = work.attempts + 1
+        status = "failed" if attempts >= self.max_attempts else "pending"
+        async with self.gate.background(), self.db.session() as session:
+            await session.execute(
+                sa.update(InboxEvent)
+                .where(InboxEvent.id == work.row_id, InboxEvent.status == "pending")
+                .values(
+                    attempts=attempts,
+                    status=status,
+                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    processed_at=utcnow() if status == "failed" else None,
+                )
+            )
+
+    async def _mark_read(self, channel: Channel, event: InboundEvent) -> None:
+        try:
+            await resolve(channel.mark_read(event))
+        except Exception:
+            log.warning("mark_read failed", channel=channel.name, exc_info=True)
+
+    async def _download_media(self, channel: Channel, event: InboundEvent) -> list[str]:
+        paths = []
+        for attachment in event.attachments:
+            if not (attachment.url or attachment.media_id):
+                continue  # a location, or nothing to fetch
+            try:
+                content, media_type = await channel.download_media(attachment)
+                paths.append(store_media(self.settings.data_dir, content, media_type))
+            except Exception as exc:
+                log.warning(
+                    "media not stored", channel=channel.name, kind=attachment.kind, error=str(exc)
+                )
+        return paths
+
+    @property
+    def busy(self) -> int:
+        """Conversations with a turn running or waiting for a slot."""
+        return len(self._active)
+
+
+def _outbound_kind(message: OutboundMessage) -> str:
+    if message.buttons:
+        return "buttons"
+    if message.list_rows:
+        return "list"
+    if message.image_url:
+        return "image"
+    return "text"
+
+
+def _outbound_payload(message: OutboundMessage) -> dict[str, object] | None:
+    body = message.to_json()
+    payload = {k: body[k] for k in ("buttons", "list_rows", "list_button", "image_url") if body[k]}
+    return payload or None
+
+
+def _with_recipient_kind(message: OutboundMessage, kind: str) -> OutboundMessage:
+    from dataclasses import replace
+
+    return replace(message, recipient_kind=kind)

@@ -1,0 +1,480 @@
+"""Ingress: record a webhook delivery's events in one short write transaction.
+
+Customer messages go to the durable inbox (``inbox_events``) with
+``INSERT ... ON CONFLICT DO NOTHING`` on (channel, platform message id), so the
+platform's redeliveries — concurrent ones too — are no-ops; each new one also becomes a
+transcript :class:`~tendero.db.models.Message`. Statuses, echoes and reactions update
+records and never reach the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tendero.channels.base import EventKind, InboundEvent
+from tendero.conversations.gate import WriteGate
+from tendero.db import Database
+from tendero.db.models import Conversation, InboxEvent, Lead, Message
+from tendero.db.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+HUMAN_PAUSE = timedelta(minutes=15)
+OUTSIDE_WINDOW = "outside the 24-hour window"
+# Delivery statuses only move forward; "failed" is final unless the message was read.
+STATUS_RANK = {"": 0, "pending": 0, "sent": 1, "delivered": 2, "read": 3}
+TURN_KINDS = (EventKind.MESSAGE, EventKind.BUTTON)
+
+
+@dataclass
+class InboxCounts:
+    """What one delivery did."""
+
+    queued: int = 0  # new customer events waiting for a turn
+    duplicates: int = 0  # redeliveries of events already recorded
+    statuses: int = 0  # delivery statuses applied
+    echoes: int = 0  # business-side messages recorded (or known already)
+    ignored: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.queued + self.duplicates + self.statuses + self.echoes + self.ignored
+
+
+async def record_inbound_events(
+    db: Database, channel: str, events: Iterable[InboundEvent]
+) -> InboxCounts:
+    """Store every event of one delivery in one write transaction; see the module doc."""
+    events = list(events)
+    if not events:
+        return InboxCounts()
+    async with db.session() as session:
+        [counts] = await record_deliveries(session, [(channel, events)])
+    return counts
+
+
+async def record_deliveries(
+    session: AsyncSession, deliveries: list[tuple[str, list[InboundEvent]]]
+) -> list[InboxCounts]:
+    """Store several deliveries in the caller's transaction; counts per delivery.
+
+    Customer messages of all deliveries are written with a handful of multi-row
+    statements whatever their number (the webhook's group commit relies on it);
+    statuses and echoes take the per-event path.
+    """
+    results = [InboxCounts() for _ in deliveries]
+    batch: list[tuple[int, str, InboundEvent]] = []
+    for index, (channel, events) in enumerate(deliveries):
+        for event in events:
+            if event.kind in (*TURN_KINDS, EventKind.REACTION) and event.customer_id:
+                batch.append((index, channel, event))
+            else:
+                await _record(session, channel, event, results[index])
+    if batch:
+        await _record_customer_events(session, batch, results)
+    return results
+
+
+async def _record_customer_events(
+    session: AsyncSession, batch: list[tuple[int, str, InboundEvent]], results: list[InboxCounts]
+) -> None:
+    keys = list(dict.fromkeys((channel, event.customer_id) for _, channel, event in batch))
+    latest = (
+        sa.select(sa.func.max(Conversation.id))
+        .where(Conversation.lead_id == Lead.id)
+        .correlate(Lead)
+        .scalar_subquery()
+    )
+    found = await session.execute(
+        sa.select(
+            Lead.channel,
+            Lead.platform_id,
+            Lead.id,
+            Lead.name,
+            Lead.phone,
+            Conversation.id,
+            Conversation.last_inbound_at,
+        )
+        .outerjoin(Conversation, Conversation.id == latest)
+        .where(sa.tuple_(Lead.channel, Lead.platform_id).in_(keys))
+    )
+    known = {(row[0], row[1]): row for row in found}
+    conversations: dict[tuple[str, str], ConversationRef] = {}
+    for _, channel, event in batch:
+        key = (channel, event.customer_id)
+        if key in conversations:
+            continue
+        row = known.get(key)
+        if row is None or row[5] is None:
+            conversations[key] = await get_or_create_conversation(session, channel, event)
+            continue
+        conversations[key] = ConversationRef(row[5], row[6])
+        changes = {}
+        if event.customer_name and row[3] != event.customer_name:
+            changes["name"] = event.customer_name
+        if event.customer_phone and row[4] != event.customer_phone:
+            changes["phone"] = event.customer_phone
+        if changes:
+            await session.execute(sa.update(Lead).where(Lead.id == row[2]).values(**changes))
+
+    now = utcnow()
+    message_ids = list(
+        (
+            await session.execute(
+                sa.insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "conversation_id": conversations[(channel, event.customer_id)].id,
+                        "direction": "in",
+                        "author": "customer",
+                        "kind": _message_kind(event),
+                        "text": event.text,
+                        "payload": _message_payload(event),
+                        "platform_message_id": event.message_id or None,
+                        "delivery_status": "received",
+                        "created_at": now,
+                    }
+                    for _, channel, event in batch
+                ],
+            )
+        ).scalars()
+    )
+    inbox_rows = []
+    for (_, channel, event), message_id in zip(batch, message_ids, strict=True):
+        is_turn = event.kind in TURN_KINDS
+        inbox_rows.append(
+            {
+                "channel": channel,
+                "platform_message_id": event.message_id or f"noid:{uuid.uuid4().hex}",
+                "conversation_id": conversations[(channel, event.customer_id)].id,
+                "message_id": message_id,
+                "kind": str(event.kind),
+                "payload": event.to_json(),
+                "status": "pending" if is_turn else "done",
+                "attempts": 0,
+                "received_at": now,
+                "processed_at": None if is_turn else now,
+            }
+        )
+    # Redeliveries (also two copies inside this batch) insert nothing; their transcript
+    # rows are removed again.
+    inserted = set(
+        (
+            await session.execute(
+                _insert(session, InboxEvent)
+                .on_conflict_do_nothing(index_elements=["channel", "platform_message_id"])
+                .returning(InboxEvent.message_id),
+                inbox_rows,
+            )
+        ).scalars()
+    )
+    duplicates = [m for m in message_ids if m not in inserted]
+    if duplicates:
+        await session.execute(sa.delete(Message).where(Message.id.in_(duplicates)))
+
+    touched: dict[int, dict[str, object]] = {}
+    for (index, channel, event), message_id in zip(batch, message_ids, strict=True):
+        if message_id not in inserted:
+            results[index].duplicates += 1
+            continue
+        conversation = conversations[(channel, event.customer_id)]
+        change = touched.setdefault(conversation.id, {"id": conversation.id})
+        if event.kind in TURN_KINDS:
+            results[index].queued += 1
+            seen = min(event.timestamp, now)
+            if conversation.last_inbound_at is None or seen > conversation.last_inbound_at:
+                conversation.last_inbound_at = seen
+        else:
+            results[index].ignored += 1
+        # The same keys in every row, so the update is one executemany.
+        change.update(last_message_at=now, last_inbound_at=conversation.last_inbound_at)
+    if touched:
+        await session.execute(sa.update(Conversation), list(touched.values()))
+
+
+async def _record(
+    session: AsyncSession, channel: str, event: InboundEvent, counts: InboxCounts
+) -> None:
+    if event.kind == EventKind.STATUS:
+        await _apply_status(session, channel, event, counts)
+        return
+    if event.kind != EventKind.ECHO or not event.customer_id:
+        counts.ignored += 1  # OTHER: known to the channel, nothing to act on
+        return
+    conversation = await get_or_create_conversation(session, channel, event)
+    await _record_echo(session, conversation, event, counts)
+
+
+def _insert(session: AsyncSession, table: type) -> sa.Insert:
+    dialect = session.bind.dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)  # type: ignore[return-value]
+
+
+@dataclass
+class ConversationRef:
+    """The few fields ingress needs of a conversation (no ORM object: cheaper)."""
+
+    id: int
+    last_inbound_at: datetime | None
+
+
+async def get_or_create_conversation(
+    session: AsyncSession, channel: str, event: InboundEvent
+) -> ConversationRef:
+    """The lead (channel, customer id) and its open conversation, created when new.
+
+    Leads never merge across channels. The lead's name and phone follow the latest
+    values the channel reports. The common case (a known lead) is one SELECT.
+    """
+    found = await _find_conversation(session, channel, event.customer_id)
+    if found is None:
+        await session.execute(
+            _insert(session, Lead)
+            .values(
+                channel=channel,
+                platform_id=event.customer_id,
+                name="" if event.kind == EventKind.ECHO else event.customer_name or "",
+                phone="" if event.kind == EventKind.ECHO else event.customer_phone or "",
+                email="",
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+        )
+        # A concurrent delivery may have created the lead (and its conversation) first:
+        # its insert made ours wait for its commit, so this SELECT sees both.
+        found = await _find_conversation(session, channel, event.customer_id, lock=True)
+        assert found is not None
+    lead_id, name, phone, conversation_id, last_inbound_at = found
+    if event.kind != EventKind.ECHO:
+        changes = {}
+        if event.customer_name and name != event.customer_name:
+            changes["name"] = event.customer_name
+        if event.customer_phone and phone != event.customer_phone:
+            changes["phone"] = event.customer_phone
+        if changes:
+            await session.execute(sa.update(Lead).where(Lead.id == lead_id).values(**changes))
+    if conversation_id is None:
+        now = utcnow()
+        conversation_id = (
+            await session.execute(
+                sa.insert(Conversation)
+                .values(
+                    lead_id=lead_id,
+                    channel=channel,
+                    language="",
+                    needs_human=False,
+                    last_message_at=now,
+                    created_at=now,
+                )
+                .returning(Conversation.id)
+            )
+        ).scalar_one()
+    return ConversationRef(conversation_id, last_inbound_at)
+
+
+async def _find_conversation(
+    session: AsyncSession, channel: str, customer_id: str, *, lock: bool = False
+) -> sa.Row | None:
+    query = (
+        sa.select(Lead.id, Lead.name, Lead.phone, Conversation.id, Conversation.last_inbound_at)
+        .outerjoin(Conversation, Conversation.lead_id == Lead.id)
+        .where(Lead.channel == channel, Lead.platform_id == customer_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if lock and session.bind.dialect.name == "postgresql":
+        # Serialise conversation creation for a lead that has none yet.
+        query = query.with_for_update(of=Lead)
+    return (await session.execute(query)).first()
+
+
+async def _record_echo(
+    session: AsyncSession, conversation: ConversationRef, event: InboundEvent, counts: InboxCounts
+) -> None:
+    counts.echoes += 1
+    if event.echo_from_app:
+        # Our own reply: the outbox records it (with its platform id) when send returns.
+        return
+    now = utcnow()
+    await session.execute(
+        sa.update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(agent_paused_until=now + HUMAN_PAUSE, last_message_at=now)
+    )
+    if event.message_id and await _message_known(session, conversation.id, event.message_id):
+        return
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            direction="out",
+            author="merchant",
+            kind=_message_kind(event),
+            text=event.text,
+            payload=_message_payload(event),
+            platform_message_id=event.message_id or None,
+            delivery_status="sent",
+            created_at=now,
+        )
+    )
+    log.info("agent paused: a person replied", conversation=conversation.id)
+
+
+async def _message_known(session: AsyncSession, conversation_id: int, platform_id: str) -> bool:
+    found = await session.execute(
+        sa.select(Message.id)
+        .where(
+            Message.platform_message_id == platform_id, Message.conversation_id == conversation_id
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+async def _apply_status(
+    session: AsyncSession, channel: str, event: InboundEvent, counts: InboxCounts
+) -> None:
+    status = (event.status or "").lower()
+    message = (
+        await session.execute(
+            sa.select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.platform_message_id == event.message_id,
+                Message.direction == "out",
+                Conversation.channel == channel,
+            )
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if message is None or not status:
+        counts.ignored += 1
+        return
+    counts.statuses += 1
+    current = message.delivery_status or ""
+    if status == "failed":
+        if current != "read":
+            message.delivery_status = "failed"
+            message.error = describe_error(event.error)
+        return
+    if current == "failed" or status not in STATUS_RANK:
+        return
+    if STATUS_RANK[status] > STATUS_RANK.get(current, 0):
+        message.delivery_status = status
+
+
+def describe_error(error: str | None) -> str:
+    """A platform error as shown to the merchant (131047 spelled out)."""
+    text = error or "delivery failed"
+    if "131047" in text and "24-hour" not in text:
+        text = f"{text} ({OUTSIDE_WINDOW})"
+    return text
+
+
+def _message_kind(event: InboundEvent) -> str:
+    if event.kind == EventKind.BUTTON:
+        return "button"
+    if event.kind == EventKind.REACTION:
+        return "reaction"
+    if event.attachments:
+        return event.attachments[0].kind
+    return "text"
+
+
+def _message_payload(event: InboundEvent) -> dict[str, object] | None:
+    payload: dict[str, object] = {}
+    if event.payload:
+        payload["choice"] = event.payload
+    if event.attachments:
+        payload["attachments"] = event.to_json()["attachments"]
+    if event.reply_to:
+        payload["reply_to"] = event.reply_to
+    return payload or None
+
+
+class InboxWriter:
+    """Group commit for the webhook: concurrent deliveries share one write transaction.
+
+    Each :meth:`record` call waits until its events are committed (the webhook answers
+    200 only then); the writer takes whatever deliveries are waiting (up to
+    ``max_batch``) and stores them with :func:`record_deliveries`. If a batch fails,
+    each delivery is retried on its own so one bad delivery fails alone.
+    """
+
+    def __init__(
+        self, db: Database, *, max_batch: int = 200, gate: WriteGate | None = None
+    ) -> None:
+        self.db = db
+        self.gate = gate or WriteGate(enabled=False)
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[str, list[InboundEvent], asyncio.Future[InboxCounts]]] = (
+            asyncio.Queue()
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, channel: str, events: Iterable[InboundEvent]) -> InboxCounts:
+        events = list(events)
+        if not events:
+            return InboxCounts()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="tendero-inbox-writer")
+        future: asyncio.Future[InboxCounts] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((channel, events, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < self.max_batch:
+                batch.append(self._queue.get_nowait())
+            try:
+                async with self.gate.urgent(), self.db.session() as session:
+                    results = await record_deliveries(session, [(c, e) for c, e, _ in batch])
+            except Exception:
+                if len(batch) == 1:
+                    log.exception("inbox write failed")
+                    _settle(batch[0][2], error=sys.exc_info()[1])
+                    continue
+                for channel, events, future in batch:
+                    try:
+                        async with self.gate.urgent():
+                            counts = await record_inbound_events(self.db, channel, events)
+                    except Exception as exc:
+                        log.exception("inbox write failed", channel=channel)
+                        _settle(future, error=exc)
+                    else:
+                        _settle(future, counts)
+                continue
+            for (_, _, future), counts in zip(batch, results, strict=True):
+                _settle(future, counts)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def _settle(
+    future: asyncio.Future[InboxCounts],
+    counts: InboxCounts | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if future.done():  # the request went away meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(counts or InboxCounts())
