@@ -15,7 +15,6 @@ polls every few seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from tendero.channels.render import render
 from tendero.conversations.gate import WriteGate
 from tendero.conversations.media import store_media
 from tendero.conversations.turns import LeadInfo, Reply, TurnContext, TurnRunner
+from tendero.conversations.workers import ConversationWorkers
 from tendero.db import Database
 from tendero.db.models import Conversation, InboxEvent, Lead, Message, OutboxMessage
 from tendero.db.types import utcnow
@@ -52,8 +52,10 @@ class _Work:
     language: str
 
 
-class Dispatcher:
+class Dispatcher(ConversationWorkers):
     """Runs turns for pending inbox rows; see the module doc."""
+
+    kind = "turns"
 
     def __init__(
         self,
@@ -68,51 +70,19 @@ class Dispatcher:
         on_committed: Callable[[], None] | None = None,
         gate: WriteGate | None = None,
     ) -> None:
+        super().__init__(concurrency=concurrency, poll_interval=poll_interval)
         self.db = db
         self.settings = settings
         self.channels = channels
         self.runner = runner
-        self.poll_interval = poll_interval
         self.max_attempts = max_attempts
         self.on_committed = on_committed
         self.gate = gate or WriteGate(enabled=False)
-        self._semaphore = asyncio.Semaphore(concurrency)
-        self._wakeup = asyncio.Event()
-        self._active: dict[int, asyncio.Task[None]] = {}
-        self._stopping = False
 
-    def wake(self) -> None:
-        """Look for new work now (the webhook calls this after storing events)."""
-        self._wakeup.set()
-
-    async def run(self) -> None:
-        """Scan, start turns, wait for a wake-up or the poll interval; until stopped."""
-        while not self._stopping:
-            self._wakeup.clear()
-            try:
-                await self.scan()
-            except Exception:
-                log.exception("dispatcher scan failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop taking work; let running turns finish for ``grace`` seconds, then cancel
-        them (a cancelled turn commits nothing: its row stays pending for next time)."""
-        self._stopping = True
-        self._wakeup.set()
-        tasks = list(self._active.values())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-
-    async def scan(self) -> int:
-        """Start a drain task for each conversation with pending rows; return how many
-        were started."""
+    async def scan(self) -> float | None:
+        """Start a drain task for each conversation with pending inbox rows."""
         if not self.channels:
-            return 0
+            return None
         first = sa.func.min(InboxEvent.id)
         async with self.db.read_session() as session:
             rows = await session.execute(
@@ -123,33 +93,10 @@ class Dispatcher:
                 .limit(SCAN_BATCH)
             )
             conversation_ids = list(rows.scalars())
-        started = 0
-        for conversation_id in conversation_ids:
-            if conversation_id in self._active or self._stopping:
-                continue
-            task = asyncio.create_task(
-                self._drain(conversation_id), name=f"tendero-turns-{conversation_id}"
-            )
-            self._active[conversation_id] = task
-            started += 1
-        return started
+        self.start(conversation_ids)
+        return None
 
-    async def _drain(self, conversation_id: int) -> None:
-        processed = 0
-        try:
-            async with self._semaphore:
-                while not self._stopping and await self.process_next(conversation_id):
-                    processed += 1
-        except Exception:
-            log.exception("turns of a conversation failed", conversation=conversation_id)
-        finally:
-            self._active.pop(conversation_id, None)
-            if processed:
-                # Rows that arrived while this conversation was busy were skipped by the
-                # scan; look again.
-                self.wake()
-
-    async def process_next(self, conversation_id: int) -> bool:
+    async def handle_next(self, conversation_id: int) -> bool:
         """Run the turn of the conversation's oldest pending row; ``False`` when there
         was none or it failed (retried at the next poll, keeping arrival order)."""
         work = await self._next_work(conversation_id)
@@ -339,11 +286,6 @@ class Dispatcher:
                     "media not stored", channel=channel.name, kind=attachment.kind, error=str(exc)
                 )
         return paths
-
-    @property
-    def busy(self) -> int:
-        """Conversations with a turn running or waiting for a slot."""
-        return len(self._active)
 
 
 def _outbound_kind(message: OutboundMessage) -> str:

@@ -12,7 +12,6 @@ channel. Each channel has a token-bucket rate limit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ import structlog
 from tendero.channels.base import Channel, ChannelError, OutboundMessage
 from tendero.conversations.gate import WriteGate
 from tendero.conversations.inbox import OUTSIDE_WINDOW, STATUS_RANK
+from tendero.conversations.workers import ConversationWorkers
 from tendero.db import Database
 from tendero.db.models import Conversation, Message, OutboxMessage
 from tendero.db.types import utcnow
@@ -67,8 +67,10 @@ class _Delivery:
     last_inbound_at: datetime | None
 
 
-class Sender:
+class Sender(ConversationWorkers):
     """Delivers pending outbox rows; see the module doc."""
+
+    kind = "outbox"
 
     def __init__(
         self,
@@ -83,26 +85,19 @@ class Sender:
         rate_limits: Mapping[str, float | None] | None = None,
         gate: WriteGate | None = None,
     ) -> None:
+        super().__init__(concurrency=concurrency, poll_interval=poll_interval)
         self.db = db
         self.channels = channels
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self.poll_interval = poll_interval
         self.gate = gate or WriteGate(enabled=False)
-        self._semaphore = asyncio.Semaphore(concurrency)
-        self._wakeup = asyncio.Event()
-        self._active: dict[int, asyncio.Task[None]] = {}
-        self._stopping = False
         rates = dict(rate_limits or {})
         self._buckets: dict[str, TokenBucket] = {}
         for name, channel in channels.items():
             rate = rates.get(name, channel.send_rate_per_second)
             if rate:
                 self._buckets[name] = TokenBucket(rate)
-
-    def wake(self) -> None:
-        self._wakeup.set()
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait before attempt ``attempts + 1``: full jitter over an
@@ -123,32 +118,9 @@ class Sender:
             )
         return result.rowcount or 0
 
-    async def run(self) -> None:
-        if self.channels:
-            try:
-                if recovered := await self.recover():
-                    log.warning("outbox: resending interrupted messages", count=recovered)
-            except Exception:
-                log.exception("outbox recovery failed")
-        while not self._stopping:
-            self._wakeup.clear()
-            wait = self.poll_interval
-            try:
-                wait = min(wait, await self.scan())
-            except Exception:
-                log.exception("outbox scan failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), max(wait, 0.005))
-
-    async def stop(self, grace: float = 5.0) -> None:
-        self._stopping = True
-        self._wakeup.set()
-        tasks = list(self._active.values())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+    async def before_run(self) -> None:
+        if self.channels and (recovered := await self.recover()):
+            log.warning("outbox: resending interrupted messages", count=recovered)
 
     async def scan(self) -> float:
         """Start delivering for each conversation with a due message; return the seconds
@@ -175,29 +147,12 @@ class Sender:
                     )
                 )
             ).scalar_one_or_none()
-        for conversation_id in conversation_ids:
-            if conversation_id not in self._active and not self._stopping:
-                self._active[conversation_id] = asyncio.create_task(
-                    self._drain(conversation_id), name=f"tendero-outbox-{conversation_id}"
-                )
+        self.start(conversation_ids)
         if upcoming is None:
             return self.poll_interval
         return max(0.0, (upcoming - utcnow()).total_seconds())
 
-    async def _drain(self, conversation_id: int) -> None:
-        sent = 0
-        try:
-            async with self._semaphore:
-                while not self._stopping and await self.deliver_next(conversation_id):
-                    sent += 1
-        except Exception:
-            log.exception("outbox delivery failed", conversation=conversation_id)
-        finally:
-            self._active.pop(conversation_id, None)
-            if sent:
-                self.wake()
-
-    async def deliver_next(self, conversation_id: int) -> bool:
+    async def handle_next(self, conversation_id: int) -> bool:
         """Deliver the conversation's oldest pending message when it is due; ``True``
         when one was handled (sent or failed for good)."""
         delivery = await self._take(conversation_id)
