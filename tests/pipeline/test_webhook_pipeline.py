@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from tendero.channels.base import ChannelError, EventKind, InboundEvent
+from tendero.channels.base import ChannelError, EventKind, InboundEvent, OutboundMessage
 from tendero.conversations.inbox import record_inbound_events
 from tendero.conversations.pipeline import PIPELINE
 from tendero.conversations.turns import Reply, TurnContext
@@ -362,3 +362,28 @@ async def test_a_batched_delivery_mixing_kinds_is_fully_recorded(settings: Setti
                 for m in await session.scalars(sa.select(Message).where(Message.direction == "in"))
             )
         assert kinds == [("b1", "text"), ("b2", "reaction"), ("b3", "button")]
+
+
+async def test_a_status_faster_than_our_own_commit_is_kept_and_applied(
+    settings: Settings,
+) -> None:
+    """The platform may report "read" before the sender has stored the message id."""
+    async with running_app(settings) as app:
+        channel = app.channel
+        original_send = channel.send
+
+        async def send_then_report(message: OutboundMessage) -> str:
+            platform_id = await original_send(message)
+            # The receipts reach our webhook before send() has even returned.
+            for n, value in enumerate(["delivered", "read"]):
+                status = {"id": platform_id, "from": "u1", "kind": "status", "status": value}
+                assert await app.post(status | {"n": n}) == 200
+            return platform_id
+
+        channel.send = send_then_report  # type: ignore[method-assign]
+        await app.post(message("m1", "u1", "hola"))
+        await wait_until(lambda: settled(app.db))
+        async with app.db.read_session() as session:
+            reply = await session.scalar(sa.select(Message).where(Message.direction == "out"))
+        assert reply is not None and reply.delivery_status == "read"
+        assert await count(app.db, "early_statuses") == 0

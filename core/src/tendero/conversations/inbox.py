@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tendero.channels.base import EventKind, InboundEvent
 from tendero.conversations.gate import WriteGate
 from tendero.db import Database
-from tendero.db.models import Conversation, InboxEvent, Lead, Message
+from tendero.db.models import Conversation, EarlyStatus, InboxEvent, Lead, Message
 from tendero.db.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -34,6 +34,7 @@ HUMAN_PAUSE = timedelta(minutes=15)
 OUTSIDE_WINDOW = "outside the 24-hour window"
 # Delivery statuses only move forward; "failed" is final unless the message was read.
 STATUS_RANK = {"": 0, "pending": 0, "sent": 1, "delivered": 2, "read": 3}
+EARLY_STATUS_TTL = timedelta(hours=1)
 TURN_KINDS = (EventKind.MESSAGE, EventKind.BUTTON)
 
 
@@ -358,20 +359,61 @@ async def _apply_status(
             .limit(1)
         )
     ).scalar_one_or_none()
-    if message is None or not status:
+    if not status:
         counts.ignored += 1
         return
+    if message is None and not event.message_id:
+        counts.ignored += 1  # a watermark receipt naming no message
+        return
     counts.statuses += 1
+    if message is None:
+        # Not ours, or the sender has not recorded the platform id yet: park it.
+        now = utcnow()
+        await session.execute(
+            sa.delete(EarlyStatus).where(EarlyStatus.received_at < now - EARLY_STATUS_TTL)
+        )
+        session.add(
+            EarlyStatus(
+                channel=channel,
+                platform_message_id=event.message_id,
+                status=status,
+                error=event.error,
+                received_at=now,
+            )
+        )
+        return
+    merge_delivery_status(message, status, event.error)
+
+
+def merge_delivery_status(message: Message, status: str, error: str | None) -> None:
+    """Apply a platform delivery status; statuses arrive out of order, so a message never
+    moves back (read stays read) and ``failed`` wins over anything but ``read``."""
     current = message.delivery_status or ""
     if status == "failed":
         if current != "read":
             message.delivery_status = "failed"
-            message.error = describe_error(event.error)
+            message.error = describe_error(error)
         return
     if current == "failed" or status not in STATUS_RANK:
         return
     if STATUS_RANK[status] > STATUS_RANK.get(current, 0):
         message.delivery_status = status
+
+
+async def apply_early_statuses(
+    session: AsyncSession, channel: str, platform_id: str, message: Message
+) -> None:
+    """Apply and drop the statuses parked for ``platform_id`` before it was recorded."""
+    parked = (
+        await session.scalars(
+            sa.select(EarlyStatus)
+            .where(EarlyStatus.channel == channel, EarlyStatus.platform_message_id == platform_id)
+            .order_by(EarlyStatus.id)
+        )
+    ).all()
+    for row in parked:
+        merge_delivery_status(message, row.status, row.error)
+        await session.delete(row)
 
 
 def describe_error(error: str | None) -> str:

@@ -24,7 +24,7 @@ import structlog
 
 from tendero.channels.base import Channel, ChannelError, OutboundMessage
 from tendero.conversations.gate import WriteGate
-from tendero.conversations.inbox import OUTSIDE_WINDOW, STATUS_RANK
+from tendero.conversations.inbox import OUTSIDE_WINDOW, STATUS_RANK, apply_early_statuses
 from tendero.conversations.workers import ConversationWorkers
 from tendero.db import Database
 from tendero.db.models import Conversation, Message, OutboxMessage
@@ -229,6 +229,10 @@ class Sender(ConversationWorkers):
                 if STATUS_RANK.get(message.delivery_status or "", 0) < STATUS_RANK["sent"]:
                     message.delivery_status = "sent"
                 message.error = None
+                if platform_id:
+                    await apply_early_statuses(
+                        session, delivery.body.channel, platform_id, message
+                    )
 
     async def _failed_attempt(
         self, delivery: _Delivery, exc: Exception, *, retryable: bool

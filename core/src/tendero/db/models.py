@@ -187,6 +187,26 @@ class InboxEvent(Base):
     )
 
 
+class EarlyStatus(Base):
+    """A delivery status that arrived before the sender recorded the message's platform
+    id (the platform can be faster than our own commit). Applied, then deleted, when
+    the id is recorded; rows nobody claims are pruned after an hour."""
+
+    __tablename__ = "early_statuses"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(40))
+    platform_message_id: Mapped[str] = mapped_column(sa.String(300))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.Index("ix_early_statuses_channel_platform_message_id", "channel", "platform_message_id"),
+        sa.Index("ix_early_statuses_received_at", "received_at"),
+    )
+
+
 class OutboxMessage(Base):
     """A reply waiting for (or done with) delivery through its channel.
 

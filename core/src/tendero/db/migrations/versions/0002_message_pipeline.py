@@ -1,8 +1,8 @@
-"""message pipeline: the durable inbox and the outbox (ARCHITECTURE.md §4)
+"""message pipeline: the durable inbox, the outbox and early delivery statuses (ARCHITECTURE.md §4)
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-27 04:14:29.699497
+Create Date: 2026-11-27 04:44:05.105985
 """
 
 from collections.abc import Sequence
@@ -18,6 +18,25 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+
+    op.create_table(
+        "early_statuses",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("platform_message_id", sa.String(length=300), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("received_at", tendero.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_early_statuses")),
+    )
+    with op.batch_alter_table("early_statuses", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_early_statuses_channel_platform_message_id",
+            ["channel", "platform_message_id"],
+            unique=False,
+        )
+        batch_op.create_index("ix_early_statuses_received_at", ["received_at"], unique=False)
+
     op.create_table(
         "inbox_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -100,6 +119,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_messages_status_next_attempt_at")
         batch_op.drop_index("ix_outbox_messages_message_id")
@@ -110,3 +130,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_inbox_events_status_conversation_id_id")
 
     op.drop_table("inbox_events")
+    with op.batch_alter_table("early_statuses", schema=None) as batch_op:
+        batch_op.drop_index("ix_early_statuses_received_at")
+        batch_op.drop_index("ix_early_statuses_channel_platform_message_id")
+
+    op.drop_table("early_statuses")
