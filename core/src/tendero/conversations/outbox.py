@@ -230,9 +230,7 @@ class Sender(ConversationWorkers):
                     message.delivery_status = "sent"
                 message.error = None
                 if platform_id:
-                    await apply_early_statuses(
-                        session, delivery.body.channel, platform_id, message
-                    )
+                    await apply_early_statuses(session, delivery.body.channel, platform_id, message)
 
     async def _failed_attempt(
         self, delivery: _Delivery, exc: Exception, *, retryable: bool
