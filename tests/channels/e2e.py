@@ -25,6 +25,7 @@ from aiohttp import web
 from tendero.app import DATABASE, create_app
 from tendero.channels.base import collect_channels
 from tendero.conversations.inbox import record_inbound_events
+from tendero.conversations.turns import Reply, TurnContext, TurnRunner
 from tendero.db import Database
 from tendero.db.models import Conversation, InboxEvent, Message, OutboxMessage
 from tendero.plugins import create_plugin_manager
@@ -240,12 +241,20 @@ class Channel:
     # --- the app -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[Live]:
-        """The real app (default acknowledgement runner) on a socket, fast polling."""
+    async def running(
+        self, runner: TurnRunner | None = None, *, unthrottled: bool = False
+    ) -> AsyncIterator[Live]:
+        """The real app on a socket, fast polling; ``runner`` answers the turns (default:
+        the acknowledgement runner); ``unthrottled`` lifts the channel's send rate limit
+        (many replies at once)."""
+        options: dict[str, Any] = {key: dict(value) for key, value in FAST.items()}
+        if unthrottled:
+            options["sender_options"]["rate_limits"] = {self.name: None}
         app = create_app(
             self.settings,
             plugin_manager=create_plugin_manager(allow=["core", self.name]),
-            pipeline_options=FAST,
+            turn_runner=runner,
+            pipeline_options=options,
         )
         async with (
             wh.serve(app) as base,
@@ -330,6 +339,23 @@ async def meta_channel(name: str, base: Settings) -> AsyncIterator[Channel]:
         yield Channel(
             name, settings, graph, faults, secret, account, app_id=app_id, other_graph=other
         )
+
+
+class EchoRunner:
+    """Answers each customer with their own words (so a reply crossing to another
+    customer shows); ``hold``, when given, makes every turn wait until it is set, and
+    ``log`` records when turns start and finish."""
+
+    def __init__(self, hold: asyncio.Event | None = None) -> None:
+        self.hold = hold
+        self.log: list[str] = []
+
+    async def __call__(self, ctx: TurnContext) -> list[Reply]:
+        self.log.append(f"turn started: {ctx.event.text}")
+        if self.hold is not None:
+            await self.hold.wait()
+        self.log.append(f"turn finished: {ctx.event.text}")
+        return [Reply(text=f"Recibido: {ctx.event.text}")]
 
 
 async def paused(live: Live, customer: str) -> bool:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import make_mocked_request
 from tendero.channels import Attachment, Button, ChannelError, EventKind, ListRow, OutboundMessage
+from tendero.channels.base import InboundEvent
 from tendero.channels.meta import GraphClient, GraphError
 from tendero.settings import Settings
 from tendero_facebook.channel import FacebookChannel
@@ -245,6 +247,38 @@ def test_receipts_and_reactions() -> None:
         reaction.kind == EventKind.REACTION and reaction.reply_to == "m_a" and reaction.text == "❤️"
     )
     assert all(e.customer_id == ANA for e in events)
+    # Named messages carry no watermark; receipts without mids carry theirs.
+    watermark = datetime(2026, 1, 1, tzinfo=UTC)
+    assert [e.watermark for e in events[:4]] == [None, None, events[2].watermark, watermark]
+    assert events[2].watermark is not None
+
+
+def test_watermark_receipts_round_trip_and_odd_watermarks_are_dropped() -> None:
+    events = parse(
+        wh.delivery(
+            "page",
+            wh.entry(
+                PAGE,
+                [
+                    wh.read_receipt(ANA, PAGE, watermark=1767225600123),
+                    wh.delivery_receipt(ANA, PAGE, [], watermark=1767225600000),
+                    wh.read_receipt(ANA, PAGE),  # no watermark at all
+                    wh.read_receipt(ANA, PAGE, watermark="soon"),  # type: ignore[arg-type]
+                ],
+            ),
+        )
+    )
+    read, delivered, bare, odd = events
+    assert (read.status, read.message_id) == ("read", "")
+    assert read.watermark == datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)
+    assert (delivered.status, delivered.watermark) == (
+        "delivered",
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert bare.watermark is None and odd.watermark is None
+    # The inbox stores events as JSON: the watermark survives the trip.
+    assert InboundEvent.from_json(read.to_json()) == read
+    assert InboundEvent.from_json(bare.to_json()).watermark is None
 
 
 def test_odd_shapes_are_skipped_and_never_raise() -> None:

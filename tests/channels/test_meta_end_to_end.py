@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from tendero.db.models import InboxEvent, Message, OutboxMessage
 from tendero.settings import Settings
 
-from tests.channels.e2e import JPEG, Channel, inbound_media, meta_channel, paused, until
+from tests.channels.e2e import (
+    JPEG,
+    Channel,
+    EchoRunner,
+    Live,
+    inbound_media,
+    meta_channel,
+    paused,
+    until,
+)
+from tests.fakes import webhooks as wh
 
 
 @pytest.fixture(params=["whatsapp", "facebook", "instagram"])
@@ -123,9 +134,9 @@ async def test_echoes_and_receipts_never_reach_the_agent(channel: Channel) -> No
         await until(live.settled, what="settled")
         assert len(channel.replies_to(ana)) == 2
         [ours] = await live.rows(Message, Message.platform_message_id == reply_id)
-        assert ours.delivery_status in ("delivered", "read")
+        # WhatsApp: the read status; Instagram: read by mid; Messenger: the read watermark.
+        assert ours.delivery_status == "read"
         if channel.whatsapp is not None:
-            assert ours.delivery_status == "read"
             return  # WhatsApp sends no echoes: nothing can pause the agent from Meta.
 
         # A person answers from the inbox: the agent steps back.
@@ -172,3 +183,93 @@ async def test_unprocessed_inbox_rows_are_answered_once_after_a_restart(channel:
         await until(live.settled, what="settled")
         assert len(await live.rows(InboxEvent, InboxEvent.status == "done")) == 5
     assert (len(channel.replies_to(ana)), len(channel.replies_to(bea))) == (3, 2)
+
+
+async def test_200_conversations_at_once_each_get_their_own_reply(channel: Channel) -> None:
+    customers = [channel.customer(n) for n in range(1, 201)]
+    said = {c: f"Soy {c}, ¿tienen la talla {n}? 🌷" for n, c in enumerate(customers, 1)}
+    payloads = [channel.delivery([channel.text(c, said[c])]) for c in customers]
+    async with channel.running(EchoRunner(), unthrottled=True) as live:
+        answers = await asyncio.gather(*(live.emitter.send(p) for p in payloads))
+        assert [status for status, _ in answers] == [200] * len(customers)
+        await until(lambda: len(channel.all_replies()) >= 200, within=60, what="200 replies")
+        await until(live.settled, what="settled")
+        assert len(await live.rows(InboxEvent, InboxEvent.status == "done")) == 200
+    assert len(channel.all_replies()) == 200
+    # Each customer got one reply, and it echoes what only that customer wrote.
+    for customer in customers:
+        [reply] = channel.replies_to(customer)
+        assert channel.reply_text(reply) == f"Recibido: {said[customer]}"
+
+
+async def test_the_webhook_answers_while_turns_run(channel: Channel) -> None:
+    ana, bea = channel.customer(1), channel.customer(2)
+    hold = asyncio.Event()
+    runner = EchoRunner(hold)
+
+    async def post(live: Live, payload: dict[str, Any], who: str) -> None:
+        # A webhook that waited for the (held) turn would never answer: fail, not hang.
+        status, _ = await asyncio.wait_for(live.emitter.send(payload), timeout=10)
+        assert status == 200
+        runner.log.append(f"webhook answered: {who}")
+
+    async with channel.running(runner) as live:
+        await post(live, channel.delivery([channel.text(ana, "Hola, soy Ana")]), "Ana")
+        await until(lambda: "turn started: Hola, soy Ana" in runner.log, what="Ana's turn")
+        # Ana's turn is still running (held); Bea's message is taken in all the same.
+        await post(live, channel.delivery([channel.text(bea, "Hola, soy Bea")]), "Bea")
+        assert not channel.all_replies()
+        assert not [line for line in runner.log if line.startswith("turn finished")]
+
+        hold.set()
+        await until(lambda: len(channel.all_replies()) >= 2, what="both replies")
+        await until(live.settled, what="settled")
+    log = runner.log
+    assert log.index("webhook answered: Ana") < log.index("turn finished: Hola, soy Ana")
+    assert log.index("turn started: Hola, soy Ana") < log.index("webhook answered: Bea")
+    assert log.index("webhook answered: Bea") < log.index("turn finished: Hola, soy Bea")
+    assert [channel.reply_text(r) for r in channel.replies_to(ana)] == ["Recibido: Hola, soy Ana"]
+    assert [channel.reply_text(r) for r in channel.replies_to(bea)] == ["Recibido: Hola, soy Bea"]
+
+
+async def test_a_messenger_read_watermark_marks_earlier_replies_only(settings: Settings) -> None:
+    """Messenger's ``read``/``delivery`` receipts name no message, only a time: every
+    reply sent to that customer at or before it was read (delivered)."""
+    async with meta_channel("facebook", settings) as channel:
+        ana, bea = channel.customer(1), channel.customer(2)
+        async with channel.running() as live:
+
+            async def answered(customer: str, text: str, count: int) -> str:
+                payload = channel.delivery([channel.text(customer, text)])
+                assert (await live.emitter.send(payload))[0] == 200
+                await until(lambda: len(channel.replies_to(customer)) >= count, what="reply")
+                reply_id = channel.reply_id(channel.replies_to(customer)[-1])
+
+                async def recorded() -> bool:
+                    return bool(await live.rows(Message, Message.platform_message_id == reply_id))
+
+                await until(recorded, what="the reply's platform id recorded")
+                return reply_id
+
+            earlier = await answered(ana, "Hola 👋", 1)
+            other = await answered(bea, "Buenas", 1)
+            read_up_to = wh.now_ms()
+            later = await answered(ana, "¿Y en talla M?", 2)
+
+            receipts = [
+                wh.read_receipt(ana, channel.account, watermark=read_up_to),
+                wh.delivery_receipt(ana, channel.account, None, watermark=wh.now_ms()),
+            ]
+            assert (await live.emitter.send(channel.delivery(receipts)))[0] == 200
+            await until(live.settled, what="settled")
+
+            async def status(platform_id: str) -> str:
+                [row] = await live.rows(Message, Message.platform_message_id == platform_id)
+                return row.delivery_status
+
+            # Read stays read after the later delivery watermark; the later reply was
+            # delivered, not read; the other customer's reply is untouched.
+            assert await status(earlier) == "read"
+            assert await status(later) == "delivered"
+            assert await status(other) == "sent"
+            assert len(channel.all_replies()) == 3  # receipts never reach the agent

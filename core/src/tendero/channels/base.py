@@ -233,6 +233,10 @@ class InboundEvent:
     # How the channel addresses the customer when it is not the default (WhatsApp BSUID
     # users: "user_id"); kept so a reply can use the same addressing.
     recipient_kind: str | None = None
+    # STATUS events naming no message (``message_id`` ""): every outbound message the
+    # business sent to this customer at or before this time has reached ``status``
+    # (Messenger's ``read.watermark`` and ``delivery.watermark`` without ``mids``).
+    watermark: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """This event as a JSON-ready dict (what the inbox stores); see :meth:`from_json`."""
@@ -254,14 +258,14 @@ class InboundEvent:
             "raw": dict(self.raw),
             "echo_from_app": self.echo_from_app,
             "recipient_kind": self.recipient_kind,
+            "watermark": self.watermark.isoformat() if self.watermark else None,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> InboundEvent:
         """Rebuild an event from :meth:`to_json` output (unknown keys are ignored)."""
-        timestamp = datetime.fromisoformat(data["timestamp"])
-        if timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=UTC)
+        timestamp = _aware(datetime.fromisoformat(data["timestamp"]))
+        watermark = data.get("watermark")
         return cls(
             channel=data["channel"],
             kind=EventKind(data["kind"]),
@@ -280,7 +284,12 @@ class InboundEvent:
             raw=data.get("raw") or {},
             echo_from_app=bool(data.get("echo_from_app")),
             recipient_kind=data.get("recipient_kind"),
+            watermark=_aware(datetime.fromisoformat(watermark)) if watermark else None,
         )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _attachment_to_json(attachment: Attachment) -> dict[str, Any]:

@@ -92,6 +92,18 @@ def _timestamp(value: Any) -> datetime:
     return datetime.fromtimestamp(number, UTC)
 
 
+def _watermark(value: Any) -> datetime | None:
+    """A receipt's ``watermark`` (ms); None when absent or not a number (never "now":
+    a made-up watermark would mark messages read that were not)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return _timestamp(number) if number > 0 else None
+
+
 def _id(node: Any) -> str:
     return str(node.get("id") or "") if isinstance(node, Mapping) else ""
 
@@ -208,31 +220,11 @@ class MessengerPlatformChannel(MetaChannel):
                 **base,
             )
             return
-        if isinstance(item.get("delivery"), Mapping):
-            receipt = item["delivery"]
-            mids = receipt.get("mids")
-            for mid in mids if isinstance(mids, list) and mids else [""]:
-                # Without mids only the watermark says what was delivered.
-                yield InboundEvent(
-                    kind=EventKind.STATUS,
-                    message_id=str(mid),
-                    customer_id=sender,
-                    business_id=recipient,
-                    status="delivered",
-                    **base,
-                )
-            return
-        if isinstance(item.get("read"), Mapping):
-            # Messenger: a watermark (everything before it was read); Instagram: a mid.
-            yield InboundEvent(
-                kind=EventKind.STATUS,
-                message_id=str(item["read"].get("mid") or ""),
-                customer_id=sender,
-                business_id=recipient,
-                status="read",
-                **base,
-            )
-            return
+        for key, status in (("delivery", "delivered"), ("read", "read")):
+            receipt = item.get(key)
+            if isinstance(receipt, Mapping):
+                yield from self._receipts(receipt, status, sender, recipient, base)
+                return
         if isinstance(item.get("reaction"), Mapping):
             reaction = item["reaction"]
             mid = str(reaction.get("mid") or "")
@@ -255,6 +247,37 @@ class MessengerPlatformChannel(MetaChannel):
             customer_id=sender,
             business_id=recipient,
             **base,
+        )
+
+    def _receipts(
+        self,
+        receipt: Mapping[str, Any],
+        status: str,
+        sender: str,
+        recipient: str,
+        base: dict[str, Any],
+    ) -> Iterator[InboundEvent]:
+        """``delivery`` (``mids`` and/or a ``watermark``) and ``read`` (Messenger: a
+        ``watermark``; Instagram's ``messaging_seen``: a ``mid``) as STATUS events.
+
+        Named messages give one event each; otherwise the watermark gives one event with
+        ``message_id`` "" and ``watermark`` set: every message the account sent to the
+        customer at or before it was delivered (or read).
+        """
+        mids = receipt.get("mids")
+        named = [str(m) for m in mids if m] if isinstance(mids, list) else []
+        if receipt.get("mid"):
+            named.append(str(receipt["mid"]))
+        common = {"customer_id": sender, "business_id": recipient, "status": status, **base}
+        if named:
+            for mid in named:
+                yield InboundEvent(kind=EventKind.STATUS, message_id=mid, **common)
+            return
+        yield InboundEvent(
+            kind=EventKind.STATUS,
+            message_id="",
+            watermark=_watermark(receipt.get("watermark")),
+            **common,
         )
 
     def _parse_message(

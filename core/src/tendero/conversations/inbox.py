@@ -347,6 +347,12 @@ async def _apply_status(
     session: AsyncSession, channel: str, event: InboundEvent, counts: InboxCounts
 ) -> None:
     status = (event.status or "").lower()
+    if not event.message_id:
+        if status and event.watermark is not None and event.customer_id:
+            await _apply_watermark(session, channel, event, status, counts)
+        else:
+            counts.ignored += 1  # a receipt naming no message and no time
+        return
     message = (
         await session.execute(
             sa.select(Message)
@@ -361,9 +367,6 @@ async def _apply_status(
     ).scalar_one_or_none()
     if not status:
         counts.ignored += 1
-        return
-    if message is None and not event.message_id:
-        counts.ignored += 1  # a watermark receipt naming no message
         return
     counts.statuses += 1
     if message is None:
@@ -383,6 +386,43 @@ async def _apply_status(
         )
         return
     merge_delivery_status(message, status, event.error)
+
+
+async def _apply_watermark(
+    session: AsyncSession, channel: str, event: InboundEvent, status: str, counts: InboxCounts
+) -> None:
+    """A watermark receipt (Messenger ``read``/``delivery`` without ``mids``): every
+    outbound message to this customer on this channel created at or before the
+    watermark, and already sent (it has a platform id), reached ``status``.
+
+    Messages not yet sent when the receipt arrives are left alone (the customer cannot
+    have seen them); a later watermark covers them.
+    """
+    if status not in STATUS_RANK or STATUS_RANK[status] < STATUS_RANK["delivered"]:
+        counts.ignored += 1
+        return
+    behind = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+    messages = (
+        await session.scalars(
+            sa.select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Lead, Lead.id == Conversation.lead_id)
+            .where(
+                Lead.channel == channel,
+                Lead.platform_id == event.customer_id,
+                Conversation.channel == channel,
+                Message.direction == "out",
+                Message.platform_message_id.is_not(None),
+                Message.created_at <= event.watermark,
+                # Only forward; "failed" stays failed (as in merge_delivery_status).
+                Message.delivery_status.in_(behind),
+            )
+            .order_by(Message.id)
+        )
+    ).all()
+    counts.statuses += 1
+    for message in messages:
+        merge_delivery_status(message, status, event.error)
 
 
 def merge_delivery_status(message: Message, status: str, error: str | None) -> None:
