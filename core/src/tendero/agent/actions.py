@@ -1,0 +1,847 @@
+"""The commerce actions every brain goes through (rules or LLM).
+
+:class:`Commerce` executes one action on a :class:`~tendero.agent.state.ConversationState`
+(changing it in place) and returns an :class:`ActionResult`: ``ok``, a problem or
+outcome ``code`` and JSON-ready ``data`` for the reply templates — never text for the
+customer. Prices and stock come from the catalog, totals from :mod:`tendero.orders.totals`,
+orders from :func:`tendero.orders.service.create_order`, and the checkout steps from
+:mod:`tendero.agent.checkout`; so no brain can invent a price, sell more than the stock,
+or confirm before every earlier step has what it needs.
+
+A ``Commerce`` reads the published store settings once (the first action that needs
+them); make one per turn so a newly published configuration is picked up on the next
+message, while a quoted total keeps the settings version it was quoted under.
+
+Result codes (``ok`` first, then problems):
+
+* search: ``found`` / ``no_results``; show_product: ``product`` / ``not_found``
+* add, set_quantity: ``added``, ``quantity_set``, ``removed`` / ``not_found``,
+  ``inactive``, ``out_of_stock``, ``invalid_quantity``; ``data["capped"]`` says the
+  quantity was cut to the stock and ``data["left"]`` how many there are
+* remove: ``removed`` / ``not_in_cart``; show_cart: ``cart`` / ``cart_empty``
+* start_checkout: ``checkout_started`` / ``cart_empty``
+* choose_delivery: ``delivery_chosen`` / ``delivery_not_offered``, ``invalid_delivery``
+* set_fields: ``fields_set`` / ``invalid_fields``; use_saved_details: ``saved_details_used``
+  / ``no_saved_details``
+* choose_pickup_location: ``location_chosen`` / ``no_pickup``, ``location_ambiguous``,
+  ``location_unknown``
+* quote: ``quote`` / ``cart_empty``, ``delivery_required``
+* confirm: ``order_created`` / ``cart_empty``, ``step_missing``, ``quote_required``,
+  ``cart_changed``, ``out_of_stock``, ``price_changed``, ``order_invalid``
+* attach_receipt: ``receipt_attached`` / ``not_awaiting_receipt``
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from tendero.agent.checkout import (
+    CONFIRMATION,
+    DELIVERY_CHOICE,
+    checkout_steps,
+    next_step,
+    step_applies,
+    step_fields,
+    step_missing,
+)
+from tendero.agent.state import ADDRESS_KEYS, CartItem, ConversationState, QuotedTotals
+from tendero.catalog import Catalog, ProductView
+from tendero.errors import NotFound, ValidationFailed
+from tendero.money import to_decimal, to_json
+from tendero.orders.events import order_transaction
+from tendero.orders.service import (
+    Customer,
+    OutOfStock,
+    ProductUnavailable,
+    QuoteChanged,
+    attach_receipt,
+    create_order,
+)
+from tendero.orders.status import DeliveryMethod
+from tendero.orders.totals import CartLine, Quote, missing_for_free_shipping, quote
+from tendero.store.document import Location, StoreDocument, Workflow
+from tendero.store.service import get_published_with_version, get_version
+from tendero.text import fold
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from tendero.db import Database
+
+EMAIL_RE = re.compile(r"[^@\s,;<>()]+@[^@\s,;<>()]+\.[^@\s,;<>().]{2,}")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action did: ``ok``, a ``code`` (see the module docs) and JSON-ready data."""
+
+    ok: bool
+    code: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "code": self.code, "data": self.data}
+
+
+def _ok(code: str, **data: Any) -> ActionResult:
+    return ActionResult(True, code, data)
+
+
+def _problem(code: str, **data: Any) -> ActionResult:
+    return ActionResult(False, code, data)
+
+
+# --- validation of collected fields ---------------------------------------------------------
+
+
+def normalize_email(value: str) -> str | None:
+    """The email lower-cased, or ``None`` when it is not an email address."""
+    value = value.strip().strip(".").lower()
+    return value if EMAIL_RE.fullmatch(value) else None
+
+
+def normalize_postal_code(value: str, country: str) -> str | None:
+    """The postal code in the country's format, or ``None`` when it does not fit:
+    MX five digits; US five digits or ZIP+4 (``78701-1234``); elsewhere 2–10 letters,
+    digits, spaces or dashes."""
+    value = value.strip().upper()
+    compact = re.sub(r"[\s-]", "", value)
+    if country == "MX":
+        return compact if re.fullmatch(r"\d{5}", compact) else None
+    if country == "US":
+        if re.fullmatch(r"\d{5}", compact):
+            return compact
+        if re.fullmatch(r"\d{9}", compact):
+            return f"{compact[:5]}-{compact[5:]}"
+        return None
+    return value if re.fullmatch(r"[A-Z0-9][A-Z0-9 -]{1,9}", value) else None
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+def _product_data(product: ProductView) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "sku": product.sku or "",
+        "name": product.name,
+        "price": str(product.price),
+        "stock": product.stock,
+        "in_stock": product.in_stock,
+        "category": product.category,
+        "description": product.description,
+        "attributes": dict(product.attributes),
+        "image_url": product.image_url,
+    }
+
+
+def _location_data(location: Location) -> dict[str, str]:
+    return {
+        "name": location.name,
+        "address": location.address,
+        "hours": location.hours,
+        "map_url": location.map_url,
+    }
+
+
+@dataclass
+class _CartCheck:
+    """What changed in the cart since the items went in (current catalog vs snapshot)."""
+
+    products: dict[int, ProductView]
+    price_changes: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    capped: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.price_changes or self.removed or self.capped)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "price_changes": self.price_changes,
+            "removed": self.removed,
+            "capped": self.capped,
+        }
+
+
+class Commerce:
+    """Executes the commerce actions for one conversation turn (see the module docs).
+
+    ``channel``, ``customer`` (name, platform id, phone; the email comes from the
+    state), ``lead_id`` and ``conversation_id`` go on the orders it creates.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        pm: pluggy.PluginManager | None = None,
+        *,
+        channel: str = "chat",
+        customer: Customer | Mapping[str, Any] | None = None,
+        lead_id: int | None = None,
+        conversation_id: int | None = None,
+        store: StoreDocument | None = None,
+        settings_version: int | None = None,
+    ) -> None:
+        self.db = db
+        self.pm = pm
+        self.catalog = Catalog(db, pm)
+        self.channel = channel
+        self.customer = Customer.of(customer)
+        self.lead_id = lead_id
+        self.conversation_id = conversation_id
+        self._store = store
+        self._version = settings_version
+        self._steps: list[Any] | None = None
+
+    # --- settings and steps -----------------------------------------------------------
+
+    async def store(self) -> StoreDocument:
+        """The published store settings (read once per ``Commerce``)."""
+        if self._store is None:
+            async with self.db.read_session() as session:
+                self._store, self._version = await get_published_with_version(session)
+        return self._store
+
+    async def settings_version(self) -> int | None:
+        await self.store()
+        return self._version
+
+    async def steps(self) -> list[Any]:
+        """The checkout steps of the store's workflow, built-ins and plugins', in order."""
+        if self._steps is None:
+            self._steps = await checkout_steps(self.pm, (await self.store()).workflow)
+        return self._steps
+
+    async def next(self, state: ConversationState) -> dict[str, Any] | None:
+        """The step to ask for now and what it misses (``None``: nothing to ask)."""
+        store = await self.store()
+        step = next_step(state, store, await self.steps())
+        if step is None:
+            return None
+        return {"step": step.name, "missing": step_missing(step, state, store)}
+
+    async def _progress(self, state: ConversationState) -> dict[str, Any]:
+        """Record the step reached and describe it for the reply."""
+        nxt = await self.next(state)
+        if state.checkout:
+            state.step = nxt["step"] if nxt else None
+        return {"next_step": nxt["step"] if nxt else None, "missing": nxt["missing"] if nxt else []}
+
+    # --- catalog ----------------------------------------------------------------------
+
+    async def search(self, state: ConversationState, query: str, limit: int = 10) -> ActionResult:
+        """Products for the customer's words; they become ``state.last_list``."""
+        products = await self.catalog.search(query, limit=limit)
+        if not products:
+            return _problem("no_results", query=query)
+        state.last_list = [p.id for p in products]
+        return _ok("found", query=query, products=[_product_data(p) for p in products])
+
+    async def show_product(self, state: ConversationState, product_id: int) -> ActionResult:
+        product = await self._get(product_id)
+        if product is None or not product.active:
+            return _problem("not_found", product_id=product_id)
+        return _ok("product", product=_product_data(product))
+
+    async def _get(self, product_id: int) -> ProductView | None:
+        try:
+            return await self.catalog.get(product_id)
+        except NotFound:
+            return None
+
+    # --- cart -------------------------------------------------------------------------
+
+    async def add(
+        self, state: ConversationState, product_id: int, quantity: int = 1
+    ) -> ActionResult:
+        """Add ``quantity`` (merged with the line already in the cart), capped by stock."""
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            return _problem("invalid_quantity", quantity=quantity)
+        product = await self._get(product_id)
+        if product is None:
+            return _problem("not_found", product_id=product_id)
+        return self._put(state, product, state.quantity_of(product_id) + quantity, "added")
+
+    async def set_quantity(
+        self, state: ConversationState, product_id: int, quantity: int
+    ) -> ActionResult:
+        """Make the line ``quantity`` units (0 removes it), capped by stock."""
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            return _problem("invalid_quantity", quantity=quantity)
+        if quantity == 0:
+            return await self.remove(state, product_id)
+        product = await self._get(product_id)
+        if product is None:
+            return _problem("not_found", product_id=product_id)
+        return self._put(state, product, quantity, "quantity_set")
+
+    def _put(
+        self, state: ConversationState, product: ProductView, wanted: int, code: str
+    ) -> ActionResult:
+        info = {"product": _product_data(product), "requested": wanted, "left": product.stock}
+        if not product.active:
+            return _problem("inactive", **info)
+        in_cart = state.quantity_of(product.id)
+        quantity, capped = wanted, False
+        if product.stock is not None and wanted > product.stock:
+            quantity, capped = product.stock, True
+        if quantity <= 0:
+            return _problem("out_of_stock", in_cart=in_cart, **info)
+        if capped and quantity <= in_cart and code == "added":
+            # Nothing more can be added: the cart already holds all there is.
+            return _problem("out_of_stock", in_cart=in_cart, **info)
+        line = state.line(product.id)
+        if line is None:
+            line = CartItem(product_id=product.id, sku=product.sku or "", name=product.name)
+            state.cart.append(line)
+        line.quantity = quantity
+        line.unit_price = str(product.price)
+        line.name = product.name
+        line.sku = product.sku or ""
+        state.invalidate_quote()
+        return _ok(
+            code,
+            quantity=quantity,
+            added=max(quantity - in_cart, 0),
+            capped=capped,
+            in_checkout=state.checkout,
+            step=state.step,
+            **info,
+        )
+
+    async def remove(self, state: ConversationState, product_id: int) -> ActionResult:
+        line = state.line(product_id)
+        if line is None:
+            return _problem("not_in_cart", product_id=product_id)
+        state.cart.remove(line)
+        state.invalidate_quote()
+        if not state.cart:
+            state.checkout = False
+            state.step = None
+        return _ok(
+            "removed",
+            product={"id": line.product_id, "sku": line.sku, "name": line.name},
+            quantity=line.quantity,
+            cart_empty=not state.cart,
+            in_checkout=state.checkout,
+            step=state.step,
+        )
+
+    async def _check_cart(self, state: ConversationState) -> _CartCheck:
+        """Bring the cart up to date with the catalog: current prices (snapshot updated),
+        products no longer sold removed, quantities cut to the stock left."""
+        products = {
+            p.id: p for p in await self.catalog.get_many([line.product_id for line in state.cart])
+        }
+        check = _CartCheck(products)
+        for line in list(state.cart):
+            product = products.get(line.product_id)
+            if product is None or not product.active:
+                state.cart.remove(line)
+                check.removed.append({"id": line.product_id, "name": line.name})
+                continue
+            if to_decimal(line.unit_price) != product.price:
+                check.price_changes.append(
+                    {
+                        "id": product.id,
+                        "name": product.name,
+                        "old_price": line.unit_price,
+                        "new_price": str(product.price),
+                    }
+                )
+                line.unit_price = str(product.price)
+            if product.stock is not None and line.quantity > product.stock:
+                check.capped.append(
+                    {
+                        "id": product.id,
+                        "name": product.name,
+                        "requested": line.quantity,
+                        "left": max(product.stock, 0),
+                    }
+                )
+                if product.stock <= 0:
+                    state.cart.remove(line)
+                else:
+                    line.quantity = product.stock
+        if check.changed:
+            state.invalidate_quote()
+        if not state.cart:
+            state.checkout = False
+            state.step = None
+        return check
+
+    async def show_cart(self, state: ConversationState) -> ActionResult:
+        """The cart at current prices with its subtotal (and the totals once a delivery
+        method is chosen)."""
+        check = await self._check_cart(state)
+        if not state.cart:
+            return _problem("cart_empty", **check.to_data())
+        store = await self.store()
+        priced = self._price(state, check.products, store, state.delivery_method or "pickup")
+        data = {
+            "items": _items(priced),
+            "subtotal": to_json(priced.subtotal, store.currency),
+            "currency": store.currency,
+            "item_count": state.item_count,
+            **check.to_data(),
+        }
+        if state.delivery_method:
+            data["totals"] = self._totals_data(priced, store)
+        return _ok("cart", **data)
+
+    def _price(
+        self,
+        state: ConversationState,
+        products: Mapping[int, ProductView],
+        store: StoreDocument,
+        method: str,
+    ) -> Quote:
+        lines = [CartLine(line.product_id, line.quantity) for line in state.cart]
+        return quote(lines, products, store, method)
+
+    # --- checkout ---------------------------------------------------------------------
+
+    async def start_checkout(self, state: ConversationState) -> ActionResult:
+        """Begin (or resume) the checkout; a workflow with one delivery method, or pickup
+        with one location, chooses it by itself."""
+        if not state.cart:
+            return _problem("cart_empty")
+        store = await self.store()
+        state.checkout = True
+        chosen = self._auto_choose(state, store)
+        return _ok(
+            "checkout_started",
+            automatic=chosen,
+            delivery_method=state.delivery_method,
+            saved_details=state.has_saved_details,
+            **await self._progress(state),
+        )
+
+    def _auto_choose(self, state: ConversationState, store: StoreDocument) -> dict[str, Any]:
+        """Choose what there is no choice about: the delivery method of a one-method
+        workflow, the location when there is only one."""
+        chosen: dict[str, Any] = {}
+        if not state.delivery_method and store.workflow is not Workflow.SHIPPING_AND_PICKUP:
+            state.delivery_method = "shipping" if store.workflow.ships else "pickup"
+            chosen["delivery_method"] = state.delivery_method
+        location = self._auto_location(state, store)
+        if location is not None:
+            chosen["pickup_location"] = _location_data(location)
+        return chosen
+
+    def _auto_location(self, state: ConversationState, store: StoreDocument) -> Location | None:
+        if state.delivery_method == "pickup" and len(store.locations) == 1:
+            state.pickup_location = store.locations[0].name
+            return store.locations[0]
+        return None
+
+    async def choose_delivery(self, state: ConversationState, method: str) -> ActionResult:
+        """Choose shipping or pickup (again at any time: the totals are recomputed)."""
+        store = await self.store()
+        offered = [m.value for m in DeliveryMethod if _offers(store.workflow, m)]
+        try:
+            wanted = DeliveryMethod(str(method).strip().lower())
+        except ValueError:
+            return _problem("invalid_delivery", method=method, offered=offered)
+        if wanted.value not in offered:
+            return _problem("delivery_not_offered", method=wanted.value, offered=offered)
+        previous = state.delivery_method
+        state.delivery_method = wanted.value
+        if previous != wanted.value:
+            state.invalidate_quote()
+        data: dict[str, Any] = {"delivery_method": wanted.value, "previous": previous}
+        location = self._auto_location(state, store)
+        if location is not None:
+            data["pickup_location"] = _location_data(location)
+        if state.cart:
+            result = await self.quote(state)
+            if result.ok:
+                data["totals"] = result.data
+        return _ok("delivery_chosen", **data, **await self._progress(state))
+
+    async def set_fields(self, state: ConversationState, /, **fields: Any) -> ActionResult:
+        """Record collected details: ``email``, the address keys (street, house_number,
+        interior, neighborhood, postal_code, city, state, references) and the fields of
+        plugin steps. Valid ones are kept even when others are refused. (``state`` is
+        positional-only, so the address key ``state=`` goes into ``fields``.)"""
+        store = await self.store()
+        extra_names = {name for step in await self.steps() for name in step_fields(step)}
+        extra_names -= {"delivery_method", "pickup_location"}
+        accepted: list[str] = []
+        invalid: dict[str, str] = {}
+        for name, raw in fields.items():
+            value = "" if raw is None else str(raw).strip()
+            if not value:
+                continue
+            if name == "email":
+                email = normalize_email(value)
+                if email is None:
+                    invalid[name] = "invalid_email"
+                    continue
+                state.email = email
+            elif name == "postal_code":
+                code = normalize_postal_code(value, store.company.country)
+                if code is None:
+                    invalid[name] = "invalid_postal_code"
+                    continue
+                state.address["postal_code"] = code
+            elif name in ADDRESS_KEYS:
+                state.address[name] = value
+            elif name in extra_names:
+                state.extra[name] = value
+            else:
+                invalid[name] = "unknown_field"
+                continue
+            accepted.append(name)
+        data = {
+            "accepted": accepted,
+            "invalid": invalid,
+            "country": store.company.country,
+            **await self._progress(state),
+        }
+        return _problem("invalid_fields", **data) if invalid else _ok("fields_set", **data)
+
+    async def use_saved_details(self, state: ConversationState) -> ActionResult:
+        """ "Same as last time": reuse the email, address and pickup location of the
+        previous order."""
+        if not state.has_saved_details:
+            return _problem("no_saved_details")
+        state.email = state.email or state.saved_email
+        if state.saved_address:
+            state.address = {**state.saved_address, **state.address}
+        store = await self.store()
+        if state.saved_pickup_location and any(
+            loc.name == state.saved_pickup_location for loc in store.locations
+        ):
+            state.pickup_location = state.pickup_location or state.saved_pickup_location
+        return _ok(
+            "saved_details_used",
+            email=state.email,
+            address=dict(state.address),
+            pickup_location=state.pickup_location,
+            **await self._progress(state),
+        )
+
+    async def choose_pickup_location(self, state: ConversationState, name: str) -> ActionResult:
+        """Pick a store location by (approximate) name; one location is always it."""
+        store = await self.store()
+        if not store.workflow.picks_up or not store.locations:
+            return _problem("no_pickup")
+        matches = match_locations(name, store.locations)
+        if len(store.locations) == 1:
+            matches = list(store.locations)
+        options = [_location_data(loc) for loc in store.locations]
+        if not matches:
+            return _problem("location_unknown", query=name, options=options)
+        if len(matches) > 1:
+            return _problem(
+                "location_ambiguous", query=name, options=[_location_data(m) for m in matches]
+            )
+        previous = state.delivery_method
+        state.delivery_method = "pickup"
+        if previous != "pickup":
+            state.invalidate_quote()
+        state.pickup_location = matches[0].name
+        return _ok(
+            "location_chosen", location=_location_data(matches[0]), **await self._progress(state)
+        )
+
+    async def quote(self, state: ConversationState) -> ActionResult:
+        """The totals to read back: subtotal, shipping (never for pickup), deposit, total,
+        what is due now and how much more buys free shipping. Recorded in ``state.quote``
+        as what a confirmation agrees to."""
+        check = await self._check_cart(state)
+        if not state.cart:
+            return _problem("cart_empty", **check.to_data())
+        store = await self.store()
+        if not state.delivery_method:
+            priced = self._price(state, check.products, store, "pickup")
+            return _problem(
+                "delivery_required",
+                subtotal=to_json(priced.subtotal, store.currency),
+                currency=store.currency,
+                offered=[m.value for m in DeliveryMethod if _offers(store.workflow, m)],
+            )
+        priced = self._price(state, check.products, store, state.delivery_method)
+        state.quote = QuotedTotals(
+            delivery_method=priced.delivery_method.value,
+            currency=priced.currency,
+            subtotal=to_json(priced.subtotal, priced.currency),
+            shipping_cost=to_json(priced.shipping_cost, priced.currency),
+            deposit_amount=to_json(priced.deposit_amount, priced.currency),
+            total=to_json(priced.total, priced.currency),
+            amount_due_now=to_json(priced.amount_due_now, priced.currency),
+            settings_version=await self.settings_version(),
+            lines=[(i.product_id, i.quantity, str(i.unit_price)) for i in priced.items],
+        )
+        return _ok(
+            "quote",
+            items=_items(priced),
+            **self._totals_data(priced, store),
+            **check.to_data(),
+            address=dict(state.address) if state.delivery_method == "shipping" else {},
+            pickup_location=self._location_of(state, store),
+        )
+
+    def _location_of(self, state: ConversationState, store: StoreDocument) -> dict[str, str] | None:
+        if state.delivery_method != "pickup":
+            return None
+        for location in store.locations:
+            if location.name == state.pickup_location:
+                return _location_data(location)
+        return None
+
+    def _totals_data(self, priced: Quote, store: StoreDocument) -> dict[str, Any]:
+        currency = priced.currency
+        shipping = priced.delivery_method is DeliveryMethod.SHIPPING
+        more = missing_for_free_shipping(priced.subtotal, store) if shipping else None
+        return {
+            "delivery_method": priced.delivery_method.value,
+            "currency": currency,
+            "subtotal": to_json(priced.subtotal, currency),
+            "shipping_cost": to_json(priced.shipping_cost, currency) if shipping else None,
+            "free_shipping": shipping and priced.shipping_cost == 0,
+            "missing_for_free_shipping": (
+                to_json(more, currency) if more is not None and more > 0 else None
+            ),
+            "deposit_amount": to_json(priced.deposit_amount, currency),
+            "deposit_percent": store.pickup.advance_payment_percent if not shipping else 0,
+            "total": to_json(priced.total, currency),
+            "amount_due_now": to_json(priced.amount_due_now, currency),
+        }
+
+    async def confirm(self, state: ConversationState) -> ActionResult:
+        """Create the order the customer agreed to (the totals of ``state.quote``)."""
+        if not state.cart:
+            return _problem("cart_empty")
+        store = await self.store()
+        steps = await self.steps()
+        state.checkout = True
+        self._auto_choose(state, store)
+        if not state.delivery_method:
+            state.step = DELIVERY_CHOICE
+            return _problem("step_missing", step=DELIVERY_CHOICE, missing=["delivery_method"])
+        for step in steps:
+            if step.name == CONFIRMATION:
+                break
+            if step_applies(step, state, store):
+                missing = step_missing(step, state, store)
+                if missing:
+                    state.step = step.name
+                    return _problem("step_missing", step=step.name, missing=missing)
+        quoted = state.quote
+        check = await self._check_cart(state)
+        if not state.cart:
+            return _problem("cart_empty", **check.to_data())
+        if check.changed:
+            fresh = await self.quote(state)
+            return _problem("cart_changed", **check.to_data(), totals=fresh.data)
+        cart_lines = [(line.product_id, line.quantity, line.unit_price) for line in state.cart]
+        if (
+            quoted is None
+            or quoted.delivery_method != state.delivery_method
+            or sorted((pid, qty) for pid, qty, _ in quoted.lines)
+            != sorted((pid, qty) for pid, qty, _ in cart_lines)
+        ):
+            fresh = await self.quote(state)
+            return _problem("quote_required", totals=fresh.data)
+
+        order_store, version = store, await self.settings_version()
+        if quoted.settings_version is not None and quoted.settings_version != version:
+            # The customer agreed to totals under the settings of that time: honour them.
+            async with self.db.read_session() as session:
+                try:
+                    order_store = await get_version(session, quoted.settings_version)
+                    version = quoted.settings_version
+                except NotFound:
+                    pass
+        customer = Customer(
+            name=self.customer.name,
+            platform_id=self.customer.platform_id,
+            phone=self.customer.phone,
+            email=state.email or self.customer.email,
+        )
+        shipping = state.delivery_method == "shipping"
+        try:
+            async with order_transaction(self.db, self.pm) as session:
+                order = await create_order(
+                    session,
+                    lines=[CartLine(line.product_id, line.quantity) for line in state.cart],
+                    channel=self.channel,
+                    customer=customer,
+                    delivery_method=state.delivery_method or "",
+                    store=order_store,
+                    settings_version=version,
+                    shipping_address=(
+                        {k: state.address.get(k, "") for k in ADDRESS_KEYS} if shipping else None
+                    ),
+                    pickup_location=None if shipping else (state.pickup_location or None),
+                    lead_id=self.lead_id,
+                    conversation_id=self.conversation_id,
+                    expected_total=Decimal(quoted.total),
+                )
+                number = order.number
+                payment_status = order.payment_status
+                total, deposit = order.total, order.deposit_amount
+                ready_at = order.ready_at
+                currency = order.currency
+        except OutOfStock as exc:
+            return await self._sold_out(state, exc)
+        except ProductUnavailable as exc:
+            gone = state.line(exc.product_id)
+            name = gone.name if gone else ""
+            await self._check_cart(state)
+            fresh = await self.quote(state) if state.cart else None
+            return _problem(
+                "cart_changed",
+                removed=[{"id": exc.product_id, "name": name}],
+                price_changes=[],
+                capped=[],
+                totals=fresh.data if fresh else None,
+            )
+        except QuoteChanged:
+            old_total = quoted.total
+            fresh = await self.quote(state)
+            return _problem("price_changed", old_total=old_total, totals=fresh.data)
+        except ValidationFailed as exc:
+            return _problem("order_invalid", details=list(exc.details) or [exc.message])
+
+        awaiting = payment_status == "awaiting_payment"
+        due = total if shipping else deposit
+        data: dict[str, Any] = {
+            "order_number": number,
+            "delivery_method": state.delivery_method,
+            "payment_status": payment_status,
+            "currency": currency,
+            "total": to_json(total, currency),
+            "deposit_amount": to_json(deposit, currency),
+            "amount_due_now": to_json(due if awaiting else Decimal(0), currency),
+            "email": customer.email,
+            "bank_account": None,
+        }
+        account = order_store.default_bank_account
+        if awaiting and account is not None:
+            data["bank_account"] = {
+                "bank_name": account.bank_name,
+                "account_holder": account.account_holder,
+                "account_number": account.account_number,
+                "notes": account.notes,
+            }
+        if shipping:
+            data["address"] = {k: state.address.get(k, "") for k in ADDRESS_KEYS}
+        else:
+            data["pickup_location"] = self._location_of(state, order_store)
+            data["ready_now"] = order_store.pickup.preparation_minutes == 0
+            data["ready_at"] = _local_iso(ready_at, order_store.company.timezone)
+        state.reset_after_order(number, awaiting_receipt=awaiting)
+        return _ok("order_created", **data)
+
+    async def _sold_out(self, state: ConversationState, exc: OutOfStock) -> ActionResult:
+        """Fix the cart to what is left of the product and re-quote."""
+        line = state.line(exc.product_id)
+        if line is not None:
+            if exc.available <= 0:
+                state.cart.remove(line)
+            else:
+                line.quantity = exc.available
+        state.invalidate_quote()
+        if not state.cart:
+            state.checkout = False
+            state.step = None
+        fresh = await self.quote(state) if state.cart else None
+        return _problem(
+            "out_of_stock",
+            product={"id": exc.product_id, "name": exc.product_name},
+            requested=exc.requested,
+            left=exc.available,
+            sold_out=exc.available <= 0,
+            cart_empty=not state.cart,
+            totals=fresh.data if fresh and fresh.ok else None,
+        )
+
+    async def attach_receipt(
+        self,
+        state: ConversationState,
+        file_path: str,
+        media_type: str,
+        message_id: int | None = None,
+    ) -> ActionResult:
+        """Link a transfer receipt to the order awaiting one (``proof_received``)."""
+        number = state.awaiting_receipt_for
+        if number is None:
+            return _problem("not_awaiting_receipt", last_order_number=state.last_order_number)
+        async with order_transaction(self.db, self.pm) as session:
+            await attach_receipt(session, number, file_path, media_type, message_id)
+        state.awaiting_receipt_for = None
+        return _ok("receipt_attached", order_number=number, payment_status="proof_received")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _offers(workflow: Workflow, method: DeliveryMethod) -> bool:
+    return workflow.ships if method is DeliveryMethod.SHIPPING else workflow.picks_up
+
+
+def _items(priced: Quote) -> list[dict[str, Any]]:
+    return [
+        {
+            "product_id": item.product_id,
+            "sku": item.sku,
+            "name": item.name,
+            "quantity": item.quantity,
+            "unit_price": to_json(item.unit_price, priced.currency),
+            "line_total": to_json(item.line_total, priced.currency),
+        }
+        for item in priced.items
+    ]
+
+
+def _local_iso(moment: datetime | None, timezone: str) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(timezone)).isoformat()
+
+
+def match_locations(query: str, locations: Iterable[Location]) -> list[Location]:
+    """Locations whose name matches ``query``: exactly (ignoring case and accents), else
+    by words contained, else by a close spelling."""
+    locations = list(locations)
+    wanted = fold(query)
+    if not wanted:
+        return []
+    names = {fold(loc.name): loc for loc in locations}
+    if wanted in names:
+        return [names[wanted]]
+    contained = [loc for key, loc in names.items() if key and (key in wanted or wanted in key)]
+    if contained:
+        return contained
+    close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.75)
+    if not close:
+        words = wanted.split()
+        close = [
+            key
+            for key in names
+            if any(difflib.get_close_matches(w, key.split(), n=1, cutoff=0.8) for w in words)
+        ]
+    return [names[key] for key in close]
+
+
+__all__ = [
+    "ActionResult",
+    "Commerce",
+    "match_locations",
+    "normalize_email",
+    "normalize_postal_code",
+]

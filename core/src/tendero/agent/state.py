@@ -1,0 +1,127 @@
+"""The conversation state the agent keeps between messages.
+
+It lives in a LangGraph checkpoint, so it holds plain JSON types only: ids, strings,
+whole numbers, lists and dicts; money is a decimal string in the store currency
+(``"499.00"``). :meth:`ConversationState.to_dict` / :meth:`ConversationState.from_dict`
+convert it both ways. Every change goes through :class:`tendero.agent.actions.Commerce`,
+which enforces stock, prices and the checkout steps; the brains only read it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tendero.orders.serialize import SHIPPING_ADDRESS_KEYS
+
+ADDRESS_KEYS: tuple[str, ...] = SHIPPING_ADDRESS_KEYS
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+
+class CartItem(_Model):
+    """One cart line; ``unit_price`` is a snapshot for display (the order reprices)."""
+
+    product_id: int
+    sku: str = ""
+    name: str = ""
+    unit_price: str = "0"
+    quantity: int = 1
+
+
+class QuotedTotals(_Model):
+    """The totals last read back to the customer: what a confirmation agrees to."""
+
+    delivery_method: str
+    currency: str
+    subtotal: str
+    shipping_cost: str
+    deposit_amount: str
+    total: str
+    amount_due_now: str
+    settings_version: int | None = None
+    # (product_id, quantity, unit_price) of every line quoted, to spot a changed cart.
+    lines: list[tuple[int, int, str]] = Field(default_factory=list)
+
+
+class ConversationState(_Model):
+    """Cart, checkout progress and collected details of one conversation."""
+
+    cart: list[CartItem] = Field(default_factory=list)
+    last_list: list[int] = Field(default_factory=list)  # product ids shown last, in order
+    checkout: bool = False  # the customer asked to check out and has not finished
+    step: str | None = None  # the checkout step reached (kept while the cart changes)
+    delivery_method: str | None = None  # "shipping" / "pickup"
+    email: str = ""
+    address: dict[str, str] = Field(default_factory=dict)  # the contract's address keys
+    pickup_location: str = ""  # a location name of the store
+    extra: dict[str, str] = Field(default_factory=dict)  # fields of plugin checkout steps
+    language: str | None = None
+    last_order_number: int | None = None
+    awaiting_receipt_for: int | None = None  # order number whose transfer receipt is due
+    quote: QuotedTotals | None = None
+    # What the last order used, offered as "same as last time?" on the next one.
+    saved_email: str = ""
+    saved_address: dict[str, str] = Field(default_factory=dict)
+    saved_pickup_location: str = ""
+
+    # --- (de)serialisation -----------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what the checkpoint stores)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ConversationState:
+        """Rebuild from :meth:`to_dict` output (``None`` or ``{}``: a fresh state)."""
+        return cls.model_validate(data or {})
+
+    # --- reading ---------------------------------------------------------------------
+
+    def line(self, product_id: int) -> CartItem | None:
+        """The cart line of ``product_id``, if any."""
+        for item in self.cart:
+            if item.product_id == product_id:
+                return item
+        return None
+
+    def quantity_of(self, product_id: int) -> int:
+        item = self.line(product_id)
+        return item.quantity if item else 0
+
+    @property
+    def item_count(self) -> int:
+        return sum(item.quantity for item in self.cart)
+
+    @property
+    def has_saved_details(self) -> bool:
+        """Whether a previous order left an email/address/location to offer again."""
+        return bool(self.saved_email or self.saved_address or self.saved_pickup_location)
+
+    # --- changing (Commerce calls these; they enforce nothing) -----------------------
+
+    def invalidate_quote(self) -> None:
+        self.quote = None
+
+    def reset_after_order(self, order_number: int, awaiting_receipt: bool) -> None:
+        """A fresh cart after an order; the details used are kept to offer next time."""
+        self.saved_email = self.email or self.saved_email
+        if self.delivery_method == "shipping" and self.address:
+            self.saved_address = dict(self.address)
+        if self.delivery_method == "pickup" and self.pickup_location:
+            self.saved_pickup_location = self.pickup_location
+        self.cart = []
+        self.last_list = []
+        self.checkout = False
+        self.step = None
+        self.delivery_method = None
+        self.email = ""
+        self.address = {}
+        self.pickup_location = ""
+        self.extra = {}
+        self.quote = None
+        self.last_order_number = order_number
+        self.awaiting_receipt_for = order_number if awaiting_receipt else None
