@@ -36,9 +36,12 @@ def format_message(message: OutboundMessage) -> str:
 
 
 class TerminalChannel(Channel):
-    """Prints what it sends. ``name`` may be set per instance (``tendero chat
-    --channel whatsapp`` labels the lead's channel)."""
+    """Prints what it sends. Its conversations are recorded under the channel name
+    ``terminal``, which no server handles, so a chat never touches (or is touched by)
+    a running server's WhatsApp, Messenger or Instagram traffic. ``limits`` may be
+    another channel's, to see replies as that channel would render them."""
 
+    name: ClassVar[str] = "terminal"
     display_name: ClassVar[str] = "Terminal"
     icon: ClassVar[str] = svg_icon("Terminal", '<path d="M4 6l6 6-6 6M12 18h8"/>')
     limits: ClassVar[MessageLimits] = TERMINAL_LIMITS
@@ -49,11 +52,12 @@ class TerminalChannel(Channel):
         self,
         settings: Settings,
         *,
-        name: str = "terminal",
+        limits: MessageLimits | None = None,
         output: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(settings)
-        self.name = name  # type: ignore[misc]
+        if limits is not None:
+            self.limits = limits  # type: ignore[misc]
         self.output = output or (lambda text: print(text, file=sys.stdout, flush=True))
         self.sent: list[OutboundMessage] = []
 

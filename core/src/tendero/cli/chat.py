@@ -16,7 +16,13 @@ import uuid
 import click
 import sqlalchemy as sa
 
-from tendero.channels.base import EventKind, InboundEvent, OutboundMessage
+from tendero.channels.base import (
+    EventKind,
+    InboundEvent,
+    MessageLimits,
+    OutboundMessage,
+    collect_channels,
+)
 from tendero.channels.terminal import TerminalChannel
 from tendero.cli.common import console, get_settings, open_database, run_async
 from tendero.conversations.inbox import record_inbound_events
@@ -25,6 +31,8 @@ from tendero.conversations.turns import AcknowledgementRunner
 from tendero.db import Database
 from tendero.db.models import InboxEvent, OutboxMessage
 from tendero.db.types import utcnow
+from tendero.plugins import create_plugin_manager
+from tendero.settings import Settings
 
 REPLY_TIMEOUT_SECONDS = 120
 
@@ -35,7 +43,9 @@ REPLY_TIMEOUT_SECONDS = 120
     type=click.Choice(["terminal", "whatsapp", "facebook", "instagram"]),
     default="terminal",
     show_default=True,
-    help="The channel the conversation is recorded under (its lead is per channel).",
+    help="Render replies within this channel's limits (buttons, lists, text length). "
+    "The conversation itself is recorded under the terminal channel, so a running "
+    "server never sends it through Meta.",
 )
 @click.option("--user", "user_id", default="cli-user", show_default=True, help="Customer id.")
 def chat(channel: str, user_id: str) -> None:
@@ -52,7 +62,8 @@ async def _chat(channel_name: str, user_id: str) -> None:
     settings = get_settings()
     configure_logging("warning", settings.log_format)
     async with open_database(settings) as db:
-        terminal = TerminalChannel(settings, name=channel_name)
+        terminal = TerminalChannel(settings, limits=await _limits_of(channel_name, settings))
+        channel_name = terminal.name
         pipeline = Pipeline(
             db,
             settings,
@@ -64,7 +75,7 @@ async def _chat(channel_name: str, user_id: str) -> None:
         pipeline.start()
         interactive = sys.stdin.isatty()
         if interactive:
-            console.print(f"Chatting as {user_id!r} on {channel_name!r}. /quit to leave.")
+            console.print(f"Chatting as {user_id!r}. /quit to leave.")
         try:
             while True:
                 if interactive:
@@ -83,6 +94,16 @@ async def _chat(channel_name: str, user_id: str) -> None:
                 await _wait_for_replies(db, channel_name, event.message_id)
         finally:
             await pipeline.stop()
+
+
+async def _limits_of(channel: str, settings: Settings) -> MessageLimits | None:
+    """The message limits of a real channel plugin (``None`` for the terminal's own)."""
+    if channel == TerminalChannel.name:
+        return None
+    adapters = await collect_channels(create_plugin_manager(), settings)
+    if channel not in adapters:
+        raise click.ClickException(f"the {channel} channel plugin is not installed")
+    return adapters[channel].limits
 
 
 def _event(channel: str, user_id: str, text: str, sent: list[OutboundMessage]) -> InboundEvent:
