@@ -93,6 +93,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         try:
             async with db.session() as session:
                 await session.execute(sa.text(_truncate_all_sql()))
+                # The agent's LangGraph checkpoints live in the same database.
+                await session.execute(
+                    sa.text(
+                        "DO $$ BEGIN IF to_regclass('checkpoints') IS NOT NULL THEN "
+                        "TRUNCATE checkpoints, checkpoint_blobs, checkpoint_writes; "
+                        "END IF; END $$"
+                    )
+                )
         finally:
             await db.dispose()
 

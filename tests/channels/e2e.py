@@ -25,7 +25,7 @@ from aiohttp import web
 from tendero.app import DATABASE, create_app
 from tendero.channels.base import collect_channels
 from tendero.conversations.inbox import record_inbound_events
-from tendero.conversations.turns import Reply, TurnContext, TurnRunner
+from tendero.conversations.turns import AcknowledgementRunner, Reply, TurnContext, TurnRunner
 from tendero.db import Database
 from tendero.db.models import Conversation, InboxEvent, Message, OutboxMessage
 from tendero.plugins import create_plugin_manager
@@ -242,11 +242,17 @@ class Channel:
 
     @asynccontextmanager
     async def running(
-        self, runner: TurnRunner | None = None, *, unthrottled: bool = False
+        self,
+        runner: TurnRunner | None = None,
+        *,
+        unthrottled: bool = False,
+        agent: bool = False,
     ) -> AsyncIterator[Live]:
         """The real app on a socket, fast polling; ``runner`` answers the turns (default:
-        the acknowledgement runner); ``unthrottled`` lifts the channel's send rate limit
-        (many replies at once)."""
+        the acknowledgement runner, or with ``agent=True`` the app's own default, the real
+        agent); ``unthrottled`` lifts the channel's send rate limit (many replies at once)."""
+        if runner is None and not agent:
+            runner = AcknowledgementRunner()
         options: dict[str, Any] = {key: dict(value) for key, value in FAST.items()}
         if unthrottled:
             options["sender_options"]["rate_limits"] = {self.name: None}

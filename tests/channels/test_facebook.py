@@ -509,6 +509,7 @@ async def test_end_to_end_reply_reaches_the_fake_graph(
     graph: FakeGraph, sqlite_url: str, tmp_path
 ) -> None:
     from tendero.app import create_app
+    from tendero.conversations.turns import AcknowledgementRunner
     from tendero.plugins import create_plugin_manager
 
     app_settings = settings(graph.url).model_copy(
@@ -518,6 +519,7 @@ async def test_end_to_end_reply_reaches_the_fake_graph(
     app = create_app(
         app_settings,
         plugin_manager=create_plugin_manager(allow=["core", "facebook"]),
+        turn_runner=AcknowledgementRunner(),
         pipeline_options={"dispatcher_options": fast, "sender_options": fast},
     )
     async with (

@@ -233,6 +233,7 @@ async def test_end_to_end_reply_goes_to_the_instagram_host(
     graphs: tuple[FakeGraph, FakeGraph], sqlite_url: str, tmp_path
 ) -> None:
     from tendero.app import create_app
+    from tendero.conversations.turns import AcknowledgementRunner
     from tendero.plugins import create_plugin_manager
 
     ig, fb = graphs
@@ -243,6 +244,7 @@ async def test_end_to_end_reply_goes_to_the_instagram_host(
     app = create_app(
         app_settings,
         plugin_manager=create_plugin_manager(allow=["core", "instagram"]),
+        turn_runner=AcknowledgementRunner(),
         pipeline_options={"dispatcher_options": fast, "sender_options": fast},
     )
     async with wh.serve(app) as base:

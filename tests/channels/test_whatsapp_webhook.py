@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from tendero.app import DATABASE, create_app
+from tendero.conversations.turns import AcknowledgementRunner
 from tendero.db.models import InboxEvent, Message
 from tendero.plugins import create_plugin_manager
 from tendero.settings import Settings
@@ -80,6 +81,7 @@ async def live(settings: Settings) -> AsyncIterator[Live]:
     app = create_app(
         app_settings,
         plugin_manager=create_plugin_manager(allow=["whatsapp"]),
+        turn_runner=AcknowledgementRunner(),
         pipeline_options={
             "dispatcher_options": fast,
             "sender_options": {**fast, "base_delay": 0.01, "max_delay": 0.05},

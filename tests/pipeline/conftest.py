@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from tendero.app import CHANNELS, DATABASE, create_app
-from tendero.conversations.turns import TurnRunner
+from tendero.conversations.turns import AcknowledgementRunner, TurnRunner
 from tendero.db import Database
 from tendero.plugins import create_plugin_manager
 from tendero.settings import Settings
@@ -70,11 +70,24 @@ def message(id: str, sender: str = "u1", text: str = "hola", **extra: Any) -> di
 
 @asynccontextmanager
 async def running_app(
-    settings: Settings, runner: TurnRunner | None = None, **options: Any
+    settings: Settings,
+    runner: TurnRunner | None = None,
+    *,
+    agent: bool = False,
+    extra_plugins: tuple[Any, ...] = (),
+    **options: Any,
 ) -> AsyncIterator[RunningApp]:
-    pm = create_plugin_manager(allow=["core"], extra=[tendero_sample_channel])
+    """The app on a socket; turns answered by ``runner``, else the acknowledgement runner,
+    or with ``agent=True`` the app's default: the real agent."""
+    if runner is None and not agent:
+        runner = AcknowledgementRunner()
+    pm = create_plugin_manager(allow=["core"], extra=[tendero_sample_channel, *extra_plugins])
     app = create_app(
-        settings, plugin_manager=pm, turn_runner=runner, pipeline_options=FAST, **options
+        settings,
+        plugin_manager=pm,
+        turn_runner=runner,
+        pipeline_options=FAST,
+        **options,
     )
     app_runner = web.AppRunner(app)
     await app_runner.setup()

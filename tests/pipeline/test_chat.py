@@ -23,16 +23,23 @@ async def _lead_channels(database_url: str) -> list[tuple[str, str]]:
 
 
 def test_chat_answers_each_line_through_the_pipeline(cli: CLI, database_url: str) -> None:
+    assert cli("demo", "--if-empty").returncode == 0
     result = cli(
-        "chat", "--user", "ana", input="hola, quiero comprar\nhello, how much?\n", timeout=120
+        "chat", "--user", "ana", input="hola, tienen creatina?\nquiero la 2\n", timeout=120
     )
     assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert len(lines) == 2, result.stdout
-    assert "Gracias" in lines[0] and "Thanks" in lines[1]
-    # The same conversation continues on the next run, recorded under the lead.
-    again = cli("chat", "--user", "ana", "--channel", "whatsapp", input="hola\n", timeout=120)
-    assert again.returncode == 0 and "Gracias" in again.stdout
+    out = result.stdout
+    assert "Sofía" in out  # the store greeting opens the conversation
+    assert "Creatina Monohidratada 300 g" in out and "Creatina Monohidratada 600 g" in out
+    assert "Agregué 1 × Creatina Monohidratada 600 g" in out
+    # The next run (a new process) continues the same conversation from its checkpoint:
+    # the cart is still there and the greeting is not repeated.
+    again = cli(
+        "chat", "--user", "ana", "--channel", "whatsapp", input="show my cart\n", timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Creatina Monohidratada 600 g" in again.stdout and "$949.00" in again.stdout
+    assert "Sofía" not in again.stdout
     # --channel only picks the limits replies are rendered to: the conversation stays on
     # the terminal channel, which a running server never delivers through Meta.
     assert asyncio.run(_lead_channels(database_url)) == [("terminal", "ana")]

@@ -22,7 +22,7 @@ from tendero.channels.webhooks import (
 )
 from tendero.conversations.inbox import InboxWriter
 from tendero.conversations.pipeline import PIPELINE, Pipeline
-from tendero.conversations.turns import AcknowledgementRunner, TurnRunner
+from tendero.conversations.turns import TurnRunner
 from tendero.db import Database
 from tendero.plugins import call_hook, create_plugin_manager, notify
 from tendero.settings import Settings
@@ -74,8 +74,9 @@ def create_app(
 
     The database must already be migrated (``tendero db upgrade``; ``serve`` does it).
     ``plugin_manager`` defaults to every installed plugin; tests pass one built with an
-    allow-list. ``turn_runner`` answers customer messages (default: an acknowledgement
-    until the agent is installed); ``pipeline_options`` go to
+    allow-list. ``turn_runner`` answers customer messages (default: the agent,
+    :class:`~tendero.agent.runner.AgentRunner`; a runner with ``start``/``close`` is
+    started and closed with the app); ``pipeline_options`` go to
     :class:`~tendero.conversations.pipeline.Pipeline` (``dispatcher_options``,
     ``sender_options``). Everything opened here is closed by the app's cleanup context.
     """
@@ -85,7 +86,11 @@ def create_app(
     app[SETTINGS] = settings
     app[PLUGINS] = pm
     app[DATABASE] = database or Database(settings.effective_database_url)
-    app[TURN_RUNNER] = turn_runner or AcknowledgementRunner()
+    if turn_runner is None:
+        from tendero.agent.runner import AgentRunner
+
+        turn_runner = AgentRunner(settings, app[DATABASE], pm)
+    app[TURN_RUNNER] = turn_runner
     app[PIPELINE_OPTIONS] = dict(pipeline_options or {})
     app[WEBHOOK_MAX_BYTES] = webhook_max_bytes
 
@@ -96,6 +101,9 @@ def create_app(
     async def resources(app: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=30, connect=10)
         app[HTTP_CLIENT] = aiohttp.ClientSession(timeout=timeout)
+        runner = app[TURN_RUNNER]
+        if hasattr(runner, "start"):
+            await runner.start()
         pipeline = await _start_pipeline(app)
         await call_hook(pm, "startup", app=app)
         log.info("tendero started", version=__version__, database=app[DATABASE].dialect)
@@ -106,6 +114,8 @@ def create_app(
             # database closes.
             await pipeline.stop()
             await app[INBOX_WRITER].stop()
+            if hasattr(runner, "close"):
+                await runner.close()
             # One failing plugin must not keep the others, or the database, open.
             await notify(pm, "shutdown", app=app)
             await app[HTTP_CLIENT].close()

@@ -21,6 +21,14 @@ def search_products(query: str, limit: int, catalog: Any) -> Any:
 
 
 @hookimpl
+def agent_graph(context: Any) -> Any:
+    """The built-in one-node agent graph (:mod:`tendero.agent.graph`)."""
+    from tendero.agent.graph import build_graph
+
+    return build_graph(context.checkpointer)
+
+
+@hookimpl
 def startup(app: web.Application) -> None:
     """Start the unpaid-order expiry job (PRODUCT.md §3: cancel and return stock)."""
     from tendero.app import DATABASE, PLUGINS

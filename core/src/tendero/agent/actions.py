@@ -61,6 +61,7 @@ from tendero.orders.service import (
     OutOfStock,
     ProductUnavailable,
     QuoteChanged,
+    add_note,
     attach_receipt,
     create_order,
 )
@@ -690,6 +691,10 @@ class Commerce:
                     expected_total=Decimal(quoted.total),
                 )
                 number = order.number
+                if state.extra:
+                    # Fields of plugin checkout steps travel with the order as a note.
+                    details = "; ".join(f"{k}: {v}" for k, v in sorted(state.extra.items()))
+                    await add_note(session, number, details, author="agent")
                 payment_status = order.payment_status
                 total, deposit = order.total, order.deposit_amount
                 ready_at = order.ready_at

@@ -63,6 +63,12 @@ class ConversationState(_Model):
     last_order_number: int | None = None
     awaiting_receipt_for: int | None = None  # order number whose transfer receipt is due
     quote: QuotedTotals | None = None
+    # What the agent asked last ("delivery", "location", "fields", "saved_details",
+    # "confirm", "list", "receipt"), so a bare "sí" or "2" is read in its context.
+    asked: str | None = None
+    focus: int | None = None  # the product talked about last ("make it 3")
+    pending_quantity: int | None = None  # "quiero 2 proteínas" -> list -> "la de fresa"
+    declined_saved: bool = False  # said no to "same details as last time?"
     # What the last order used, offered as "same as last time?" on the next one.
     saved_email: str = ""
     saved_address: dict[str, str] = Field(default_factory=dict)
@@ -123,5 +129,9 @@ class ConversationState(_Model):
         self.pickup_location = ""
         self.extra = {}
         self.quote = None
+        self.asked = None
+        self.focus = None
+        self.pending_quantity = None
+        self.declined_saved = False
         self.last_order_number = order_number
         self.awaiting_receipt_for = order_number if awaiting_receipt else None

@@ -16,6 +16,7 @@ import uuid
 import click
 import sqlalchemy as sa
 
+from tendero.agent.runner import AgentRunner
 from tendero.channels.base import (
     EventKind,
     InboundEvent,
@@ -27,7 +28,6 @@ from tendero.channels.terminal import TerminalChannel
 from tendero.cli.common import console, get_settings, open_database, run_async
 from tendero.conversations.inbox import record_inbound_events
 from tendero.conversations.pipeline import Pipeline
-from tendero.conversations.turns import AcknowledgementRunner
 from tendero.db import Database
 from tendero.db.models import InboxEvent, OutboxMessage
 from tendero.db.types import utcnow
@@ -64,11 +64,13 @@ async def _chat(channel_name: str, user_id: str) -> None:
     async with open_database(settings) as db:
         terminal = TerminalChannel(settings, limits=await _limits_of(channel_name, settings))
         channel_name = terminal.name
+        runner = AgentRunner(settings, db, create_plugin_manager(), prune_interval=None)
+        await runner.start()
         pipeline = Pipeline(
             db,
             settings,
             {channel_name: terminal},
-            AcknowledgementRunner(),
+            runner,
             dispatcher_options={"poll_interval": 0.5},
             sender_options={"poll_interval": 0.5},
         )
@@ -94,6 +96,7 @@ async def _chat(channel_name: str, user_id: str) -> None:
                 await _wait_for_replies(db, channel_name, event.message_id)
         finally:
             await pipeline.stop()
+            await runner.close()
 
 
 async def _limits_of(channel: str, settings: Settings) -> MessageLimits | None:

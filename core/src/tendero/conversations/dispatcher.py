@@ -165,7 +165,9 @@ class Dispatcher(ConversationWorkers):
             return None
         row, conversation, lead = found
         now = utcnow()
-        paused = conversation.needs_human or (
+        # A handoff or a merchant's reply pauses the agent for a while (needs_human
+        # stays set for the panel until a merchant clears it).
+        paused = (
             conversation.agent_paused_until is not None and conversation.agent_paused_until > now
         )
         return _Work(

@@ -23,6 +23,7 @@ from babel.lists import format_list
 from tendero.agent.replies.catalog import DEFAULT_LANGUAGE, LANGUAGES, Texts
 from tendero.money import format_money, to_decimal
 from tendero.store.document import StoreDocument
+from tendero.text import fold
 
 # Every result code of tendero.agent.actions (its module docstring lists them).
 CODES: frozenset[str] = frozenset(
@@ -110,7 +111,8 @@ class Replies:
     def greeting(self) -> str:
         """The store greeting when set, else one naming the agent and the shop."""
         company = self.store.company
-        if company.greeting.strip():
+        # The merchant's greeting is written in the store language.
+        if company.greeting.strip() and self.language == company.language:
             return company.greeting.strip()
         return self.t("greeting", agent=company.agent_name, shop=company.name)
 
@@ -317,7 +319,7 @@ class Replies:
                 else "",
                 self.t("address.postal_code", value=a["postal_code"]) if "postal_code" in a else "",
                 a.get("city", ""),
-                a.get("state", ""),
+                a.get("state", "") if fold(a.get("state", "")) != fold(a.get("city", "")) else "",
             ]
         else:
             parts = [

@@ -1,0 +1,1083 @@
+"""The ``rules`` brain: offline, deterministic Spanish and English conversation.
+
+It reads one message with the helpers of :mod:`tendero.agent.nlu`, decides what the
+customer means in the context of what the agent asked last (``state.asked``), runs the
+matching :class:`~tendero.agent.actions.Commerce` actions and answers with
+:class:`~tendero.agent.replies.Replies` texts. Strong intents come first, wherever the
+conversation is: a person, a cart change, the cart, a side question, a switch of delivery
+method; then the answer to the question just asked (an address, "sí", "la 2"); then a
+product request. After a cart change or a side question in the middle of the checkout
+the question of the step reached is asked again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from tendero.agent.actions import ActionResult, match_locations
+from tendero.agent.brain import (
+    ANSWER,
+    DELIVERY,
+    LOCATION,
+    PRODUCT,
+    Turn,
+    choice_id,
+    parse_choice,
+)
+from tendero.agent.checkout import (
+    CONFIRMATION,
+    DELIVERY_CHOICE,
+    PAYMENT_PROOF,
+    PICKUP_LOCATION,
+    SHIPPING_ADDRESS,
+)
+from tendero.agent.nlu import (
+    delivery_choice,
+    extract_email,
+    extract_postal_code,
+    extract_quantity_and_rest,
+    is_checkout,
+    is_human_request,
+    is_show_cart,
+    parse_address,
+    parse_cart_edit,
+    parse_quantity,
+    parse_reference,
+    side_question,
+    yes_no,
+)
+from tendero.agent.nlu.matching import has_phrase, starts_with, tokens
+from tendero.agent.nlu.vocab import FILLER_WORDS, GREETINGS
+from tendero.conversations.turns import Choice, Reply
+from tendero.money import to_decimal
+from tendero.text import fold
+
+# --- vocabulary of this brain (the shared one is in tendero.agent.nlu.vocab) --------------
+
+ADD_PHRASES = (
+    "agrega", "agregame", "agrégame", "agregar", "añade", "anade", "añademe", "suma",
+    "sumale", "tambien", "también", "aparte", "ademas", "además", "y una", "y un", "y dos",
+    "add", "also", "plus", "as well", "too", "another", "otra", "otro",
+)  # fmt: skip
+BUY_PHRASES = (
+    "quiero", "quisiera", "dame", "deme", "me das", "me da", "mandame", "mándame",
+    "me llevo", "llevo", "compro", "comprar", "ocupo", "necesito", "apartame", "pideme",
+    "i want", "i'd like", "id like", "i would like", "i'll take", "ill take", "i'll have",
+    "give me", "get me", "i need", "buy", "order", "i'll get", "can i get", "can i have",
+    "send me", "put", "agrega", "add",
+)  # fmt: skip
+INFO_PHRASES = (
+    "info", "informacion", "información", "detalles", "mas detalles", "que tal es",
+    "como es", "cuentame", "cuéntame", "tell me more", "details", "more about", "what is",
+    "describe", "specs",
+)  # fmt: skip
+SAME_DETAILS_PHRASES = (
+    "misma direccion", "la misma", "mismos datos", "la de la vez pasada",
+    "igual que la vez pasada", "igual que la otra vez", "la de siempre", "como la vez pasada",
+    "same address", "same as last time", "same details", "same as before", "same one",
+    "last time", "like last time",
+)  # fmt: skip
+DELIVERY_QUESTION_PHRASES = (
+    "hacen envios", "hacen envíos", "envian a", "envían a", "mandan a", "tienen envio",
+    "costo de envio", "costo del envio", "cuanto cuesta el envio", "cuanto cobran de envio",
+    "cuanto es el envio", "precio del envio", "envio gratis", "envío gratis",
+    "do you ship", "do you deliver", "shipping cost", "how much is shipping",
+    "delivery fee", "delivery cost", "free shipping", "shipping fee", "can i pick up",
+    "puedo recoger", "se puede recoger",
+)  # fmt: skip
+CHEAP_PHRASES = (
+    "mas barata", "mas barato", "mas economica", "mas economico", "la barata", "el barato",
+    "menor precio", "cheapest", "least expensive", "lowest price", "most affordable",
+    "cheaper",
+)  # fmt: skip
+PRICEY_PHRASES = (
+    "mas cara", "mas caro", "mayor precio", "most expensive", "priciest", "highest price",
+)  # fmt: skip
+BIG_WORDS = frozenset("grande large big biggest largest mayor grandote xl".split())
+SMALL_WORDS = frozenset("chica chico pequena pequeno small smallest little mini".split())
+PAID_PHRASES = (
+    "ya pague", "ya pagué", "ya transferi", "ya transferí", "ya deposite", "ya deposité",
+    "ya hice la transferencia", "ya te pague", "pague", "transferi", "deposite",
+    "i paid", "i've paid", "ive paid", "already paid", "i sent the money",
+    "transfer done", "i transferred", "payment sent", "paid",
+)  # fmt: skip
+MORE_PHRASES = ("mas", "más", "more", "otra", "otro", "otras", "otros", "another", "extra")
+THANKS_PHRASES = ("gracias", "muchas gracias", "mil gracias", "thanks", "thank you", "thx", "ty")
+# Words that say nothing about which product is meant.
+NOISE_WORDS = (
+    frozenset(
+        """
+    hola buenas buenos dias tardes noches hi hello hey tienen tienes tiene hay venden
+    manejan vendes manejas busco buscando quiero quisiera dame deme necesito ocupo me
+    das da llevo compro comprar agrega agregame anade suma tambien ademas aparte do you
+    have sell any got want would like need buy looking for some i id ill take give get
+    add also plus too can could is there are show see precio price cuanto cuesta cuestan
+    how much es son sale salen ver muestrame enseñame ensename algo alguna algun something
+    please porfa favor pls gracias thanks para for with con otra otro another more mas
+    us me you tu su sus your info informacion detalles details about sobre
+    """.split()
+    )
+    | FILLER_WORDS
+)
+# Labels customers put before what they give ("mi correo es", "email:").
+_FIELD_LABELS = re.compile(
+    r"(?i)\b(?:mi\s+|my\s+)?(?:correo(?:\s+electr[oó]nico)?|e-?mail|mail)(?:\s+(?:es|is))?\s*:?"
+)
+# Whole-message "numbers" that are a choice in a list, not a quantity.
+_BARE_NUMBER = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)]?\s*$")
+TOO_MANY_OPTIONS = 8  # list at most this many products
+
+
+def _words(text: str) -> list[str]:
+    return tokens(text)
+
+
+def _has(text: str, phrases: Sequence[str], fuzzy: bool = True) -> bool:
+    return has_phrase(_words(text), phrases, fuzzy=fuzzy)
+
+
+def _strip_greeting(text: str) -> tuple[bool, str]:
+    """(whether the message opened with a greeting, the rest of it)."""
+    words = _words(text)
+    found = starts_with(words[:3], GREETINGS)
+    if found is None:
+        return False, text
+    count = len(found.split())
+    raw = re.split(r"([\s,.;:!¡¿?]+)", text.strip())
+    kept, seen = [], 0
+    for piece in raw:
+        if seen < count and piece.strip(" ,.;:!¡¿?"):
+            seen += 1
+            continue
+        if seen >= count:
+            kept.append(piece)
+    return True, "".join(kept).strip(" ,.;:!¡¿?")
+
+
+def _product_query(text: str) -> str:
+    """The words of ``text`` that may name a product."""
+    kept = [w for w in _words(text) if w not in NOISE_WORDS]
+    return " ".join(kept)
+
+
+def _size_number(product: dict[str, Any]) -> float:
+    """The biggest number in a product's name and attributes (its size, roughly)."""
+    text = " ".join([product["name"], *map(str, (product.get("attributes") or {}).values())])
+    numbers = [float(n.replace(",", ".")) for n in re.findall(r"\d+(?:[.,]\d+)?", text)]
+    return max(numbers) if numbers else 0.0
+
+
+class _Reply:
+    """The texts and choices of this turn, in order."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.choices: list[Choice] = []
+
+    def add(self, text: str | None) -> None:
+        if text and text.strip():
+            self.blocks.append(text.strip())
+
+
+class RulesBrain:
+    """The offline brain (see the module doc)."""
+
+    name = "rules"
+
+    async def respond(self, turn: Turn) -> list[Reply]:
+        talk = _Talk(turn)
+        await talk.run()
+        return talk.replies()
+
+
+class _Talk:
+    """One turn of the rules brain."""
+
+    def __init__(self, turn: Turn) -> None:
+        self.turn = turn
+        self.state = turn.state
+        self.commerce = turn.commerce
+        self.out = _Reply()
+        self.greeting = ""
+
+    @property
+    def r(self) -> Any:
+        return self.turn.replies
+
+    # --- entry ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        turn = self.turn
+        if turn.first_contact:
+            self.greeting = self.r.greeting()
+        images = [m for m in turn.media if m.is_image]
+        if images:
+            await self.on_image(images[0])
+            return
+        if turn.choice and parse_choice(turn.choice):
+            if await self.on_choice(turn.choice):
+                return
+        text = turn.text.strip()
+        if not text:
+            if turn.unsupported:
+                self.say(self.r.unsupported_message(turn.unsupported))
+                await self.resume()
+            elif not turn.first_contact:
+                self.say(self.r.t("help"))
+            return
+        await self.on_text(text)
+
+    def replies(self) -> list[Reply]:
+        out: list[Reply] = []
+        if self.greeting:
+            out.append(self.turn.reply(self.greeting))
+        if self.out.blocks:
+            text = "\n\n".join(self.out.blocks)
+            out.append(self.turn.reply(text, self.out.choices))
+        elif self.out.choices:
+            out.append(self.turn.reply("", self.out.choices))
+        return out
+
+    def say(self, text: str | None) -> None:
+        self.out.add(text)
+
+    def ask(self, asked: str | None, choices: Sequence[Choice] = ()) -> None:
+        self.state.asked = asked
+        self.out.choices = list(choices)
+
+    # --- media and taps ---------------------------------------------------------------
+
+    async def on_image(self, media: Any) -> None:
+        if self.state.awaiting_receipt_for is None:
+            if self.turn.text.strip():
+                await self.on_text(self.turn.text.strip())
+                return
+            self.say(self.r.t("media.image_unexpected"))
+            return
+        result = await self.commerce.attach_receipt(self.state, media.path, media.media_type)
+        self.say(self.r.render(result))
+        if result.ok:
+            self.ask(None)
+
+    async def on_choice(self, choice: str) -> bool:
+        kind, value = parse_choice(choice) or ("", "")
+        if kind == PRODUCT and value.isdigit():
+            await self.pick(int(value), quantity=None)
+            return True
+        if kind == DELIVERY:
+            await self.choose_delivery(value)
+            return True
+        if kind == LOCATION:
+            await self.choose_location(value)
+            return True
+        if kind == ANSWER:
+            await self.on_text("sí" if value == "yes" else "no")
+            return True
+        return False
+
+    # --- text -------------------------------------------------------------------------
+
+    async def on_text(self, text: str) -> None:
+        greeted, rest = _strip_greeting(text)
+        if greeted and not rest:
+            if not self.turn.first_contact:
+                self.say(self.r.t("help") if not self.state.checkout else "")
+                await self.resume()
+            return
+        text = rest or text
+        for handler in (
+            self.human,
+            self.cart_edit,
+            self.show_cart,
+            self.same_details,
+            self.side_questions,
+            self.delivery_switch,
+            self.answer_to_question,
+            self.checkout,
+            self.extra_product,
+            self.reference,
+            self.awaiting_payment,
+            self.bare_answer,
+            self.product_request,
+        ):
+            if await handler(text):
+                return
+        self.say(self.r.not_understood())
+        await self.resume()
+
+    async def human(self, text: str) -> bool:
+        if not is_human_request(text):
+            return False
+        self.turn.handoff = "customer_request"
+        self.say(self.r.handoff())
+        self.ask(None)
+        return True
+
+    async def show_cart(self, text: str) -> bool:
+        if not is_show_cart(text) or parse_quantity(text):
+            return False
+        result = await self.commerce.show_cart(self.state)
+        if result.ok and self.state.checkout:
+            self.say(self.r.cart_summary(result.data))
+            await self.resume()
+        else:
+            self.say(self.r.render(result))
+        return True
+
+    async def same_details(self, text: str) -> bool:
+        if not self.state.has_saved_details or not _has(text, SAME_DETAILS_PHRASES):
+            return False
+        if not self.state.cart:
+            return False
+        if not self.state.checkout:
+            start = await self.commerce.start_checkout(self.state)
+            if not start.ok:
+                return False
+        await self.use_saved()
+        return True
+
+    async def use_saved(self) -> None:
+        result = await self.commerce.use_saved_details(self.state)
+        self.say(self.r.render(result))
+        await self.after(result)
+
+    # --- side questions ---------------------------------------------------------------
+
+    async def side_questions(self, text: str) -> bool:
+        if (_has(text, DELIVERY_QUESTION_PHRASES) and "?" in text) or (
+            _has(text, DELIVERY_QUESTION_PHRASES) and not self.state.checkout
+        ):
+            self.say(self.delivery_options())
+            await self.resume()
+            return True
+        question = side_question(text)
+        if question is None:
+            return False
+        if question.topic == "currency":
+            amount = await self.amount_in_view(text)
+            if amount is None:
+                return False
+            self.say(self.r.answer_fx(amount, question.currency))
+        else:
+            topic = {
+                "hours": "hours",
+                "location": "locations",
+                "returns": "returns",
+                "originality": "business",
+            }[question.topic]
+            self.say(self.r.side_answer(topic))
+        await self.resume()
+        return True
+
+    def delivery_options(self) -> str:
+        store = self.turn.store
+        workflow = store.workflow
+        methods = []
+        if workflow.ships:
+            methods.append(self.r.t("delivery.shipping"))
+        if workflow.picks_up:
+            methods.append(self.r.t("delivery.pickup"))
+        lines = [self.r.t("side.delivery", methods=self.r.join(methods))]
+        if workflow.ships:
+            lines.append(
+                self.r.t("side.delivery_cost", rate=self.r.money(store.shipping.flat_rate))
+            )
+            if store.shipping.free_threshold is not None:
+                lines.append(
+                    self.r.t(
+                        "side.delivery_free", threshold=self.r.money(store.shipping.free_threshold)
+                    )
+                )
+        if workflow.picks_up and store.locations:
+            lines.append(self.r.answer_locations())
+        return "\n".join(lines)
+
+    async def amount_in_view(self, text: str) -> Decimal | None:
+        """The amount a "how much in dollars?" is about: a product named in the message,
+        the quote, the cart, or the product talked about last."""
+        query = _product_query(re.sub(r"(?i)\b(en|in)\s+\w+\s*\??$", "", text))
+        if query:
+            found = await self.commerce.catalog.search(query, limit=1)
+            currency_only = all(
+                w in {"dolares", "dollars", "usd", "euros", "dls", "dlls"} for w in query.split()
+            )
+            if found and not currency_only:
+                return found[0].price
+        if self.state.quote is not None:
+            return to_decimal(self.state.quote.total)
+        if self.state.cart:
+            return sum(
+                (to_decimal(line.unit_price) * line.quantity for line in self.state.cart),
+                Decimal(0),
+            )
+        if self.state.focus is not None:
+            result = await self.commerce.show_product(self.state, self.state.focus)
+            if result.ok:
+                return to_decimal(result.data["product"]["price"])
+        return None
+
+    # --- cart changes -----------------------------------------------------------------
+
+    async def cart_edit(self, text: str) -> bool:
+        edit = parse_cart_edit(text)
+        if edit is None or not self.state.cart:
+            return False
+        if edit.action == "set" and edit.target and self.state.asked == "list":
+            # "mejor la de fresa" while a list is open: a choice, not a quantity.
+            return False
+        product_id = self.cart_target(edit.target)
+        if product_id is None:
+            if edit.target and edit.action == "set":
+                return False  # "solo quiero saber..." is not about the cart
+            self.say(self.r.render(ActionResult(False, "not_in_cart", {})))
+            return True
+        line = self.state.line(product_id)
+        if edit.action == "remove":
+            if edit.quantity and line is not None and edit.quantity < line.quantity:
+                result = await self.commerce.set_quantity(
+                    self.state, product_id, line.quantity - edit.quantity
+                )
+            else:
+                result = await self.commerce.remove(self.state, product_id)
+        else:
+            result = await self.commerce.set_quantity(self.state, product_id, edit.quantity or 1)
+        self.state.focus = product_id if self.state.line(product_id) else None
+        await self.say_cart_change(result)
+        return True
+
+    def cart_target(self, target: str | None) -> int | None:
+        """The cart line a change of mind is about: named, numbered, or the last one."""
+        cart = self.state.cart
+        if not cart:
+            return None
+        if not target:
+            if self.state.focus is not None and self.state.line(self.state.focus):
+                return self.state.focus
+            return cart[-1].product_id
+        ref = parse_reference(target)
+        if ref is not None and ref.index is not None and self.state.last_list:
+            index = ref.index
+            if (
+                -len(self.state.last_list)
+                <= (index - 1 if index > 0 else index)
+                < len(self.state.last_list)
+            ):
+                pid = self.state.last_list[index - 1 if index > 0 else index]
+                if self.state.line(pid):
+                    return pid
+        wanted = fold(_product_query(target) or target)
+        if not wanted:
+            return cart[-1].product_id
+        best, best_score = None, 0.0
+        for line in cart:
+            name = fold(f"{line.name} {line.sku}")
+            score = max(
+                fuzz.partial_ratio(wanted, name),
+                fuzz.token_set_ratio(wanted, name),
+                _singular_score(wanted, name),
+            )
+            if score > best_score:
+                best, best_score = line.product_id, score
+        return best if best_score >= 75 else None
+
+    async def say_cart_change(self, result: ActionResult, alternatives: bool = True) -> None:
+        extra: dict[str, Any] = {}
+        if result.code == "out_of_stock" and alternatives:
+            extra["alternatives"] = await self.alternatives(result.data.get("product") or {})
+        text = self.r.render(result, **extra)
+        if result.ok and self.state.checkout:
+            text = text.replace(self.r.t("checkout.resume"), "").strip()
+            self.say(text)
+            await self.resume(announce=True)
+        else:
+            self.say(text)
+            if self.state.checkout:
+                await self.resume()
+            else:
+                self.ask(None)
+
+    async def alternatives(self, product: dict[str, Any]) -> list[dict[str, Any]]:
+        """In-stock products like ``product`` (same category, else similar words)."""
+        wanted = product.get("category") or _product_query(product.get("name", ""))
+        if not wanted:
+            return []
+        found = await self.commerce.catalog.search(str(wanted), limit=6)
+        if not found and product.get("name"):
+            found = await self.commerce.catalog.search(product["name"].split()[0], limit=6)
+        out = [
+            {"id": p.id, "name": p.name, "price": str(p.price)}
+            for p in found
+            if p.id != product.get("id") and p.in_stock and p.active
+        ]
+        return out[:3]
+
+    # --- checkout ---------------------------------------------------------------------
+
+    async def checkout(self, text: str) -> bool:
+        if not is_checkout(text):
+            return False
+        if not self.state.cart and self.state.awaiting_receipt_for is not None:
+            return False  # "ya" / "listo" after the bank details: about the payment
+        result = await self.commerce.start_checkout(self.state)
+        self.say(self.r.render(result))
+        await self.after(result)
+        return True
+
+    async def after(self, result: ActionResult) -> None:
+        """Ask what the step reached needs, with its tappable choices."""
+        data = result.data
+        if not result.ok and result.code not in (
+            "invalid_fields",
+            "location_ambiguous",
+            "location_unknown",
+            "step_missing",
+        ):
+            return
+        if result.code in ("location_ambiguous", "location_unknown"):
+            self.ask("location", self.location_choices(data.get("options")))
+            return
+        step = data.get("next_step", data.get("step"))
+        await self.set_step(step, rendered=True, has_totals=bool(data.get("totals")), data=data)
+
+    async def set_step(
+        self,
+        step: str | None,
+        *,
+        rendered: bool,
+        has_totals: bool = False,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Record what is asked at ``step``; ``rendered`` says the question is already in
+        the reply (the result's text carried it), else it is added here."""
+        data = data or {}
+        if step is None:
+            self.ask("receipt" if self.state.awaiting_receipt_for is not None else None)
+            return
+        if step == DELIVERY_CHOICE:
+            if not rendered:
+                self.say(self.r.ask_delivery(self.offered()))
+            self.ask("delivery", self.delivery_choices())
+        elif step == PICKUP_LOCATION:
+            if not rendered:
+                self.say(self.r.ask_location())
+            self.ask("location", self.location_choices())
+        elif step == SHIPPING_ADDRESS:
+            offer = self.offer_saved()
+            if not rendered:
+                if offer:
+                    self.say(self.r.offer_saved_details())
+                else:
+                    self.say(self.r.ask_fields(await self.missing()))
+            shown_offer = rendered and data.get("saved_details")
+            self.ask("saved_details" if (offer and (not rendered or shown_offer)) else "fields")
+            if self.state.asked == "saved_details":
+                self.out.choices = self.yes_no_choices()
+        elif step == CONFIRMATION:
+            if not (rendered and has_totals):
+                quote = await self.commerce.quote(self.state)
+                self.say(self.r.render(quote))
+                if not quote.ok:
+                    await self.after(quote)
+                    return
+            self.ask("confirm", self.yes_no_choices())
+        elif step == PAYMENT_PROOF:
+            if not rendered:
+                self.say(self.r.ask_receipt())
+            self.ask("receipt")
+        else:  # a plugin's step
+            if not rendered:
+                self.say(self.r.ask_fields(await self.missing()))
+            self.ask("fields")
+
+    def offer_saved(self) -> bool:
+        """Whether to ask "same details as last time?" (a returning customer who has not
+        started giving an address nor said no)."""
+        state = self.state
+        return (
+            bool(state.saved_address or state.saved_email)
+            and not state.declined_saved
+            and not state.address
+        )
+
+    async def missing(self) -> list[str]:
+        nxt = await self.commerce.next(self.state)
+        return list(nxt["missing"]) if nxt else []
+
+    async def resume(self, announce: bool = False) -> None:
+        """Back to the checkout step the customer was on (after a detour)."""
+        if self.state.awaiting_receipt_for is not None and not self.state.checkout:
+            self.ask("receipt")
+            return
+        if not self.state.checkout:
+            return
+        nxt = await self.commerce.next(self.state)
+        if nxt is None:
+            return
+        if announce:
+            self.say(self.r.t("checkout.resume"))
+        step = nxt["step"]
+        if step == CONFIRMATION and self.state.quote is not None and not announce:
+            self.say(self.r.t("confirm.ask"))
+            self.ask("confirm", self.yes_no_choices())
+            return
+        await self.set_step(step, rendered=False)
+
+    def offered(self) -> list[str]:
+        workflow = self.turn.store.workflow
+        return [m for m, ok in (("shipping", workflow.ships), ("pickup", workflow.picks_up)) if ok]
+
+    def delivery_choices(self) -> list[Choice]:
+        return [Choice(choice_id(DELIVERY, m), self.r.t(f"delivery.{m}")) for m in self.offered()]
+
+    def location_choices(self, options: Sequence[dict[str, Any]] | None = None) -> list[Choice]:
+        if options is None:
+            options = [
+                {"name": loc.name, "address": loc.address} for loc in self.turn.store.locations
+            ]
+        return [
+            Choice(choice_id(LOCATION, o["name"]), o["name"], o.get("address") or None)
+            for o in options
+        ]
+
+    def yes_no_choices(self) -> list[Choice]:
+        return [
+            Choice(choice_id(ANSWER, "yes"), self.r.t("button.yes")),
+            Choice(choice_id(ANSWER, "no"), self.r.t("button.no")),
+        ]
+
+    async def delivery_switch(self, text: str) -> bool:
+        """ "Mejor a domicilio" / "I'll pick it up instead" while checking out (or with a
+        cart, which starts the checkout)."""
+        if self.turn.store.workflow.value != "shipping_and_pickup" or not self.state.cart:
+            return False
+        if self.state.asked == "delivery":
+            return False  # answered in answer_to_question
+        method = delivery_choice(text)
+        if method is None or method == self.state.delivery_method:
+            return False
+        if not self.state.checkout and "?" in text:
+            return False
+        if self.state.asked == "fields" and (extract_email(text) or self.address_fields(text)):
+            return False  # an address that mentions "domicilio"
+        if not self.state.checkout:
+            await self.commerce.start_checkout(self.state)
+        await self.choose_delivery(method)
+        return True
+
+    async def choose_delivery(self, method: str) -> None:
+        if not self.state.cart:
+            self.say(self.r.render(ActionResult(False, "cart_empty", {})))
+            return
+        self.state.checkout = True
+        result = await self.commerce.choose_delivery(self.state, method)
+        if result.ok and result.data.get("next_step") == SHIPPING_ADDRESS and self.offer_saved():
+            previous = result.data.get("previous")
+            kind = "switched" if previous and previous != method else "chosen"
+            self.say(self.r.t(f"delivery.{kind}_{result.data['delivery_method']}"))
+            await self.set_step(SHIPPING_ADDRESS, rendered=False)
+            return
+        self.say(self.r.render(result))
+        if result.ok:
+            await self.after(result)
+        else:
+            self.ask("delivery", self.delivery_choices())
+
+    async def choose_location(self, name: str) -> None:
+        result = await self.commerce.choose_pickup_location(self.state, name)
+        if not (result.ok and result.data.get("next_step") == CONFIRMATION):
+            self.say(self.r.render(result))  # (the read-back names the place itself)
+        await self.after(result)
+
+    # --- the answer to the question just asked ----------------------------------------
+
+    async def answer_to_question(self, text: str) -> bool:
+        asked = self.state.asked
+        if asked == "confirm":
+            return await self.answer_confirm(text)
+        if asked == "saved_details":
+            answer = yes_no(text)
+            if answer is True:
+                await self.use_saved()
+                return True
+            if answer is False:
+                self.state.declined_saved = True
+                self.say(self.r.ask_fields(await self.missing()))
+                self.ask("fields")
+                return True
+            return await self.answer_fields(text)
+        if asked == "delivery":
+            return await self.answer_delivery(text)
+        if asked == "location":
+            return await self.answer_location(text)
+        if asked == "fields":
+            return await self.answer_fields(text)
+        return False
+
+    async def answer_confirm(self, text: str) -> bool:
+        answer = yes_no(text)
+        if answer is None and _has(
+            text, ("confirmo", "confirmar", "confirm", "place the order", "hazlo", "do it")
+        ):
+            answer = True
+        if answer is True:
+            result = await self.commerce.confirm(self.state)
+            self.say(self.r.render(result))
+            if result.code == "order_created":
+                self.ask("receipt" if self.state.awaiting_receipt_for is not None else None)
+            elif result.code in ("quote_required", "cart_changed", "price_changed") or (
+                result.code == "out_of_stock" and result.data.get("totals")
+            ):
+                self.ask("confirm", self.yes_no_choices())
+            else:
+                await self.after(result)
+            return True
+        if answer is False:
+            self.say(self.r.t("confirm.change"))
+            self.ask(None)
+            return True
+        return False
+
+    async def answer_delivery(self, text: str) -> bool:
+        method = delivery_choice(text)
+        m = _BARE_NUMBER.match(text)
+        if method is None and m:
+            offered = self.offered()
+            index = int(m.group(1)) - 1
+            if 0 <= index < len(offered):
+                method = offered[index]
+        if method is None:
+            return False
+        await self.choose_delivery(method)
+        return True
+
+    async def answer_location(self, text: str) -> bool:
+        locations = self.turn.store.locations
+        m = _BARE_NUMBER.match(text)
+        ref = parse_reference(text)
+        index = int(m.group(1)) if m else (ref.index if ref and ref.index else None)
+        if index is not None and 1 <= index <= len(locations):
+            await self.choose_location(locations[index - 1].name)
+            return True
+        if match_locations(text, locations):
+            await self.choose_location(text)
+            return True
+        return False
+
+    def address_fields(self, text: str) -> dict[str, str]:
+        return parse_address(text, self.turn.store.company.country)
+
+    async def answer_fields(self, text: str) -> bool:
+        """Email, address fields and plugin fields out of one message."""
+        missing = await self.missing()
+        nxt = await self.commerce.next(self.state)
+        step = nxt["step"] if nxt else None
+        fields: dict[str, str] = {}
+        email = extract_email(text)
+        if email:
+            fields["email"] = email
+        elif "@" in text and "email" in missing:
+            fields["email"] = next((w for w in text.split() if "@" in w), text)
+        if step == SHIPPING_ADDRESS:
+            rest = text.replace(email, " ") if email else text
+            rest = _FIELD_LABELS.sub(" ", rest)
+            parsed = self.address_fields(rest) if rest.strip(" ,.;") else {}
+            fields.update(parsed)
+            if "postal_code" in missing and "postal_code" not in fields:
+                code = extract_postal_code(rest, self.turn.store.company.country)
+                if code:
+                    fields["postal_code"] = code
+            asked_now = [m for m in missing if m != "email"]
+            if not parsed and len(asked_now) == 1 and not email:
+                value = text.strip(" .")
+                if asked_now[0] == "postal_code" and not re.search(r"\d", value):
+                    value = ""
+                if value and len(value.split()) <= 8:
+                    fields[asked_now[0]] = value
+        elif step not in (None, DELIVERY_CHOICE, PICKUP_LOCATION, CONFIRMATION, PAYMENT_PROOF):
+            if len(missing) == 1 and missing[0] != "email":
+                fields[missing[0]] = text.strip()
+        if not fields:
+            return False
+        result = await self.commerce.set_fields(self.state, **fields)
+        self.say(self.r.render(result))
+        await self.after(result)
+        return True
+
+    # --- products -----------------------------------------------------------------------
+
+    async def extra_product(self, text: str) -> bool:
+        """ "Agrega también una creatina" at any point (even while asked for an address)."""
+        if not _has(text, ADD_PHRASES):
+            return False
+        quantity, rest = extract_quantity_and_rest(text)
+        query = _product_query(rest)
+        if not query:
+            return False
+        found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
+        if not found.ok:
+            return False
+        await self.show_found(found, quantity, buying=True)
+        return True
+
+    async def reference(self, text: str) -> bool:
+        """ "La 2", "el de chocolate", "the large one": a product of the last list."""
+        if not self.state.last_list:
+            return False
+        ref = parse_reference(text)
+        if ref is None:
+            if self.state.asked != "list":
+                return False
+            return await self.narrow_list(_product_query(text), text)
+        quantity = parse_quantity(text)
+        if ref.index is not None:
+            if ref.bare and self.state.asked != "list" and len(self.state.last_list) < ref.index:
+                return False
+            listed = self.state.last_list
+            position = ref.index - 1 if ref.index > 0 else len(listed) + ref.index
+            if not 0 <= position < len(listed):
+                return False
+            if quantity == ref.index and len(re.findall(r"\d+|\b\w+\b", text)) <= 3:
+                quantity = None
+            if ref.bare:
+                quantity = None
+            await self.pick(listed[position], quantity, info=_has(text, INFO_PHRASES))
+            return True
+        return await self.narrow_list(ref.descriptor or "", text, quantity)
+
+    async def narrow_list(self, descriptor: str, text: str, quantity: int | None = None) -> bool:
+        """The listed products the words describe: one -> it; several -> a shorter list."""
+        if not descriptor:
+            return False
+        products = []
+        for pid in self.state.last_list:
+            result = await self.commerce.show_product(self.state, pid)
+            if result.ok:
+                products.append(result.data["product"])
+        words = set(fold(descriptor).split())
+        if words & BIG_WORDS or words & SMALL_WORDS:
+            ordered = sorted(products, key=_size_number)
+            if ordered and _size_number(ordered[0]) != _size_number(ordered[-1]):
+                chosen = ordered[-1] if words & BIG_WORDS else ordered[0]
+                await self.pick(chosen["id"], quantity, info=_has(text, INFO_PHRASES))
+                return True
+        wanted = fold(descriptor)
+        matching = []
+        for product in products:
+            haystack = fold(
+                " ".join(
+                    [
+                        product["name"],
+                        product.get("sku") or "",
+                        *map(str, (product.get("attributes") or {}).values()),
+                    ]
+                )
+            )
+            hay_words = haystack.split()
+            if all(
+                any(
+                    w == h or (len(w) >= 4 and fuzz.ratio(w, h) >= 80) or _same_stem(w, h)
+                    for h in hay_words
+                )
+                for w in wanted.split()
+            ):
+                matching.append(product)
+        if len(matching) == 1:
+            await self.pick(
+                matching[0]["id"], quantity or parse_quantity(text), info=_has(text, INFO_PHRASES)
+            )
+            return True
+        if len(matching) > 1 and len(matching) < len(products):
+            self.state.last_list = [p["id"] for p in matching]
+            result = ActionResult(True, "found", {"query": descriptor, "products": matching})
+            self.show_list(result)
+            return True
+        return False
+
+    async def pick(self, product_id: int, quantity: int | None, info: bool = False) -> None:
+        """The customer chose a product: its details when they asked about it, else into
+        the cart (the quantity said now, or the one said with the request)."""
+        self.state.focus = product_id
+        if info and quantity is None:
+            result = await self.commerce.show_product(self.state, product_id)
+            self.say(self.r.render(result))
+            self.ask(None)
+            return
+        wanted = quantity or self.state.pending_quantity or 1
+        self.state.pending_quantity = None
+        result = await self.commerce.add(self.state, product_id, wanted)
+        self.state.last_list = [] if result.ok else self.state.last_list
+        await self.say_cart_change(result)
+
+    async def product_request(self, text: str) -> bool:
+        quantity, rest = extract_quantity_and_rest(text)
+        query = _product_query(rest)
+        cheap, pricey = _has(text, CHEAP_PHRASES), _has(text, PRICEY_PHRASES)
+        if cheap or pricey:
+            return await self.extreme_price(query, cheap)
+        if not query:
+            return await self.more_of_focus(text, quantity)
+        if quantity is not None and quantity > 12 and re.search(rf"\b{quantity}\b", text):
+            # "una creatina de 300": the number is more likely a size than a quantity.
+            sized = await self.commerce.search(self.state, f"{query} {quantity}", limit=2)
+            if sized.ok and _single_match(f"{query} {quantity}", sized.data["products"]):
+                query = f"{query} {quantity}"
+                quantity = parse_quantity(re.sub(rf"\b{quantity}\b", " ", rest))
+        found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
+        if not found.ok:
+            self.say(self.r.render(found))
+            await self.resume()
+            return True
+        buying = quantity is not None or _has(text, BUY_PHRASES)
+        await self.show_found(found, quantity, buying=buying and not _has(text, INFO_PHRASES))
+        return True
+
+    async def more_of_focus(self, text: str, quantity: int | None) -> bool:
+        """ "Dame 2" / "a couple more" about the product talked about last."""
+        focus = self.state.focus
+        if quantity is None or focus is None:
+            return False
+        line = self.state.line(focus)
+        if line is None:
+            await self.pick(focus, quantity)
+        elif _has(text, MORE_PHRASES):
+            await self.say_cart_change(await self.commerce.add(self.state, focus, quantity))
+        else:
+            await self.say_cart_change(
+                await self.commerce.set_quantity(self.state, focus, quantity)
+            )
+        return True
+
+    async def show_found(self, found: ActionResult, quantity: int | None, buying: bool) -> None:
+        products = found.data["products"]
+        query = str(found.data.get("query") or "")
+        single = _single_match(query, products)
+        if single is not None:
+            self.state.last_list = [single["id"]]
+            if buying:
+                await self.pick(single["id"], quantity)
+            else:
+                self.state.focus = single["id"]
+                self.say(self.r.product_details(single))
+                self.ask(None)
+                await self.resume()
+            return
+        self.state.pending_quantity = quantity
+        self.show_list(found)
+
+    def show_list(self, found: ActionResult) -> None:
+        products = found.data["products"]
+        self.say(self.r.render(found))
+        self.ask(
+            "list",
+            [
+                Choice(
+                    choice_id(PRODUCT, p["id"]),
+                    p["name"],
+                    self.r.money(p["price"]),
+                )
+                for p in products
+            ],
+        )
+
+    async def extreme_price(self, query: str, cheapest: bool) -> bool:
+        products: list[dict[str, Any]] = []
+        if query:
+            found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
+            products = found.data.get("products", []) if found.ok else []
+        if not products:
+            for pid in self.state.last_list:
+                result = await self.commerce.show_product(self.state, pid)
+                if result.ok:
+                    products.append(result.data["product"])
+        products = [p for p in products if p.get("in_stock", True)]
+        if not products:
+            return False
+        pick = min if cheapest else max
+        chosen = pick(products, key=lambda p: to_decimal(p["price"]))
+        self.state.focus = chosen["id"]
+        self.state.last_list = [chosen["id"]]
+        self.say(self.r.t("cheapest" if cheapest else "priciest"))
+        self.say(self.r.product_details(chosen))
+        self.ask(None)
+        return True
+
+    # --- after an order -----------------------------------------------------------------
+
+    async def awaiting_payment(self, text: str) -> bool:
+        number = self.state.awaiting_receipt_for
+        if number is None or self.state.cart:
+            return False
+        if _has(text, PAID_PHRASES) or is_checkout(text) or yes_no(text) is not None:
+            self.say(self.r.t("receipt.waiting", number=number))
+            self.ask("receipt")
+            return True
+        return False
+
+    async def bare_answer(self, text: str) -> bool:
+        """A short yes/no/thanks with nothing pending: offer more help."""
+        if len(_words(text)) > 3:
+            return False
+        if _has(text, THANKS_PHRASES) or yes_no(text) is not None:
+            if self.state.checkout:
+                await self.resume()
+            else:
+                self.say(self.r.t("anything_else"))
+            return True
+        return False
+
+
+# --- matching helpers ---------------------------------------------------------------------
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """ "fresas" ~ "fresa", "caps" ~ "cap": equal once a plural ending is dropped."""
+
+    def stem(w: str) -> str:
+        for end in ("es", "s"):
+            if len(w) > 4 and w.endswith(end):
+                return w[: -len(end)]
+        return w
+
+    return stem(a) == stem(b)
+
+
+def _singular_score(wanted: str, name: str) -> float:
+    words = wanted.split()
+    if not words:
+        return 0.0
+    names = name.split()
+    hits = sum(1 for w in words if any(_same_stem(w, n) for n in names))
+    return 100.0 * hits / len(words)
+
+
+def _single_match(query: str, products: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The one product a search means: the only result, an exact SKU, or the one whose
+    whole name (or every distinguishing word) the customer wrote."""
+    if len(products) == 1:
+        return products[0]
+    wanted = fold(query)
+    for product in products:
+        if product.get("sku") and fold(product["sku"]) == wanted.replace(" ", ""):
+            return product
+    words = set(wanted.split())
+    full = [p for p in products if set(fold(p["name"]).split()) <= words]
+    if len(full) == 1:
+        return full[0]
+
+    # Every word of the query matched in exactly one product's name + attributes.
+    def covers(p: dict[str, Any]) -> bool:
+        hay = fold(" ".join([p["name"], *map(str, (p.get("attributes") or {}).values())])).split()
+        return all(
+            any(w == h or _same_stem(w, h) or (len(w) >= 5 and fuzz.ratio(w, h) >= 85) for h in hay)
+            for w in words
+        )
+
+    covering = [p for p in products if covers(p)]
+    if len(covering) == 1 and len(words) >= 2:
+        return covering[0]
+    return None
