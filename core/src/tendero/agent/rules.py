@@ -52,7 +52,14 @@ from tendero.agent.nlu import (
     yes_no,
 )
 from tendero.agent.nlu.matching import has_phrase, starts_with, tokens
-from tendero.agent.nlu.vocab import FILLER_WORDS, GREETINGS
+from tendero.agent.nlu.vocab import (
+    FILLER_WORDS,
+    GREETINGS,
+    TENS_EN,
+    TENS_ES,
+    UNITS_EN,
+    UNITS_ES,
+)
 from tendero.conversations.turns import Choice, Reply
 from tendero.money import to_decimal
 from tendero.text import fold
@@ -128,6 +135,15 @@ NOISE_WORDS = (
 _FIELD_LABELS = re.compile(
     r"(?i)\b(?:mi\s+|my\s+)?(?:correo(?:\s+electr[oó]nico)?|e-?mail|mail)(?:\s+(?:es|is))?\s*:?"
 )
+NUMBER_WORDS = frozenset(
+    [*UNITS_ES, *UNITS_EN, *TENS_ES, *TENS_EN, "docena", "dozen", "couple", "par", "pair"]
+)
+# Postal codes the customer labelled, even when malformed ("CP 0394"): told, not ignored.
+_LABELLED_POSTAL = re.compile(
+    r"(?i)\b(?:c\.?\s?p\.?|c[oó]digo\s+postal|zip(?:\s+code)?|postal\s+code)\s*:?\s*([0-9][0-9 -]{1,9}[0-9])\b"
+)
+# Several products in one message: "2 gorras negras y 3 shakers azules".
+_ITEM_SEPARATORS = re.compile(r"\s*(?:,|;|\by\b|\band\b|&|\bplus\b|\badem[aá]s\b)\s*", re.I)
 # Whole-message "numbers" that are a choice in a list, not a quantity.
 _BARE_NUMBER = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)]?\s*$")
 TOO_MANY_OPTIONS = 8  # list at most this many products
@@ -159,9 +175,15 @@ def _strip_greeting(text: str) -> tuple[bool, str]:
     return True, "".join(kept).strip(" ,.;:!¡¿?")
 
 
-def _product_query(text: str) -> str:
-    """The words of ``text`` that may name a product."""
-    kept = [w for w in _words(text) if w not in NOISE_WORDS]
+def _product_query(text: str, drop_numbers: bool = False) -> str:
+    """The words of ``text`` that may name a product ("600g" read as "600 g");
+    ``drop_numbers`` also leaves out number words and the digits of a quantity."""
+    text = re.sub(r"(\d)([a-zA-Z])", r"\1 \2", text)
+    kept = [
+        w
+        for w in _words(text)
+        if w not in NOISE_WORDS and not (drop_numbers and (w in NUMBER_WORDS or w.isdigit()))
+    ]
     return " ".join(kept)
 
 
@@ -297,9 +319,9 @@ class _Talk:
             self.same_details,
             self.side_questions,
             self.delivery_switch,
+            self.extra_product,
             self.answer_to_question,
             self.checkout,
-            self.extra_product,
             self.reference,
             self.awaiting_payment,
             self.bare_answer,
@@ -430,7 +452,7 @@ class _Talk:
         if edit.action == "set" and edit.target and self.state.asked == "list":
             # "mejor la de fresa" while a list is open: a choice, not a quantity.
             return False
-        product_id = self.cart_target(edit.target)
+        product_id = await self.cart_target(edit.target)
         if product_id is None:
             if edit.target and edit.action == "set":
                 return False  # "solo quiero saber..." is not about the cart
@@ -450,7 +472,7 @@ class _Talk:
         await self.say_cart_change(result)
         return True
 
-    def cart_target(self, target: str | None) -> int | None:
+    async def cart_target(self, target: str | None) -> int | None:
         """The cart line a change of mind is about: named, numbered, or the last one."""
         cart = self.state.cart
         if not cart:
@@ -483,7 +505,13 @@ class _Talk:
             )
             if score > best_score:
                 best, best_score = line.product_id, score
-        return best if best_score >= 75 else None
+        if best_score >= 75:
+            return best
+        # In the other language or by another word ("the caps" for "Gorra ..."): what
+        # the catalog search finds for the words, among the cart's lines.
+        found = await self.commerce.catalog.search(target, limit=TOO_MANY_OPTIONS)
+        in_cart = [p.id for p in found if self.state.line(p.id)]
+        return in_cart[0] if in_cart else None
 
     async def say_cart_change(self, result: ActionResult, alternatives: bool = True) -> None:
         extra: dict[str, Any] = {}
@@ -524,6 +552,13 @@ class _Talk:
         if not self.state.cart and self.state.awaiting_receipt_for is not None:
             return False  # "ya" / "listo" after the bank details: about the payment
         result = await self.commerce.start_checkout(self.state)
+        if result.ok and result.data.get("next_step") == CONFIRMATION:
+            # Nothing to ask: straight to the read-back (which names the pickup place).
+            method = (result.data.get("automatic") or {}).get("delivery_method")
+            told = self.r.t(f"checkout.only_{method}") if method else ""
+            self.say(self.r.lines(self.r.t("checkout.start"), told))
+            await self.set_step(CONFIRMATION, rendered=False)
+            return True
         self.say(self.r.render(result))
         await self.after(result)
         return True
@@ -789,8 +824,11 @@ class _Talk:
             fields.update(parsed)
             if "postal_code" in missing and "postal_code" not in fields:
                 code = extract_postal_code(rest, self.turn.store.company.country)
+                labelled = _LABELLED_POSTAL.search(rest)
                 if code:
                     fields["postal_code"] = code
+                elif labelled:
+                    fields["postal_code"] = labelled.group(1)  # set_fields says what is wrong
             asked_now = [m for m in missing if m != "email"]
             if not parsed and len(asked_now) == 1 and not email:
                 value = text.strip(" .")
@@ -814,12 +852,10 @@ class _Talk:
         """ "Agrega también una creatina" at any point (even while asked for an address)."""
         if not _has(text, ADD_PHRASES):
             return False
-        quantity, rest = extract_quantity_and_rest(text)
-        query = _product_query(rest)
-        if not query:
-            return False
-        found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
-        if not found.ok:
+        if await self.several_items(text):
+            return True
+        quantity, query, found = await self.understand_item(text)
+        if not query or found is None or not found.ok:
             return False
         await self.show_found(found, quantity, buying=True)
         return True
@@ -886,6 +922,9 @@ class _Talk:
                 for w in wanted.split()
             ):
                 matching.append(product)
+        available = [p for p in matching if p.get("in_stock", True)]
+        if len(matching) > 1 and len(available) == 1:
+            matching = available  # of two sizes, only one can be sold
         if len(matching) == 1:
             await self.pick(
                 matching[0]["id"], quantity or parse_quantity(text), info=_has(text, INFO_PHRASES)
@@ -914,26 +953,78 @@ class _Talk:
         await self.say_cart_change(result)
 
     async def product_request(self, text: str) -> bool:
-        quantity, rest = extract_quantity_and_rest(text)
-        query = _product_query(rest)
         cheap, pricey = _has(text, CHEAP_PHRASES), _has(text, PRICEY_PHRASES)
         if cheap or pricey:
-            return await self.extreme_price(query, cheap)
+            return await self.extreme_price(_product_query(text, drop_numbers=True), cheap)
+        if await self.several_items(text):
+            return True
+        quantity, query, found = await self.understand_item(text)
         if not query:
             return await self.more_of_focus(text, quantity)
-        if quantity is not None and quantity > 12 and re.search(rf"\b{quantity}\b", text):
-            # "una creatina de 300": the number is more likely a size than a quantity.
-            sized = await self.commerce.search(self.state, f"{query} {quantity}", limit=2)
-            if sized.ok and _single_match(f"{query} {quantity}", sized.data["products"]):
-                query = f"{query} {quantity}"
-                quantity = parse_quantity(re.sub(rf"\b{quantity}\b", " ", rest))
-        found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
-        if not found.ok:
-            self.say(self.r.render(found))
+        if found is None or not found.ok:
+            self.say(self.r.render(found or ActionResult(False, "no_results", {"query": query})))
             await self.resume()
             return True
         buying = quantity is not None or _has(text, BUY_PHRASES)
         await self.show_found(found, quantity, buying=buying and not _has(text, INFO_PHRASES))
+        return True
+
+    async def understand_item(self, text: str) -> tuple[int | None, str, ActionResult | None]:
+        """(quantity, product words, search result) for one requested item.
+
+        The quantity parser may take a size for a quantity ("una creatina de 300") or a
+        product word for a unit ("2 botellas negras"); both readings are searched and the
+        more specific one wins."""
+        quantity, rest = extract_quantity_and_rest(text)
+        # (quantity, query, the size the reading assumes or None)
+        readings: list[tuple[int | None, str, str | None]] = [
+            (quantity, _product_query(rest), None)
+        ]
+        loose = _product_query(text, drop_numbers=True)
+        if loose:
+            readings.append((quantity, loose, None))
+        if quantity is not None and re.search(rf"\b{quantity}\b", text):
+            without = re.sub(rf"\b{quantity}\b", " ", text)
+            sized = f"{_product_query(without, drop_numbers=True)} {quantity}".strip()
+            readings.append((parse_quantity(without), sized, str(quantity)))
+        best: tuple[int | None, str, ActionResult | None] = (quantity, readings[0][1], None)
+        best_rank = 99
+        for amount, query, size in readings:
+            if not query:
+                continue
+            found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
+            if not found.ok:
+                continue
+            products = found.data["products"]
+            single = _single_match(query, products)
+            if size is not None:
+                described = fold(f"{single['name']} {single.get('attributes')}") if single else ""
+                if size not in described.split():
+                    continue  # the number is not a size of what was found
+            rank = 0 if single is not None else len(products)
+            if rank < best_rank:
+                best, best_rank = (amount, query, found), rank
+        if best[2] is not None:
+            self.state.last_list = [p["id"] for p in best[2].data["products"]]
+        return best
+
+    async def several_items(self, text: str) -> bool:
+        """ "Una gorra negra y 2 shakers rosas": every part names one product -> all of
+        them go into the cart at once."""
+        parts = [p for p in _ITEM_SEPARATORS.split(text) if p and _product_query(p, True)]
+        if len(parts) < 2:
+            return False
+        picks = []
+        for part in parts:
+            quantity, query, found = await self.understand_item(part)
+            single = _single_match(query, found.data["products"]) if found and found.ok else None
+            if single is None:
+                return False
+            picks.append((single["id"], quantity or 1))
+        for product_id, quantity in picks:
+            self.state.focus = product_id
+            await self.say_cart_change(await self.commerce.add(self.state, product_id, quantity))
+        self.state.last_list = []
         return True
 
     async def more_of_focus(self, text: str, quantity: int | None) -> bool:
