@@ -819,6 +819,11 @@ def _local_iso(moment: datetime | None, timezone: str) -> str | None:
     return moment.astimezone(ZoneInfo(timezone)).isoformat()
 
 
+_LOCATION_NOISE = frozenset(
+    "la el los las del de the of en in at store tienda sucursal branch shop one uno una".split()
+)
+
+
 def match_locations(query: str, locations: Iterable[Location]) -> list[Location]:
     """Locations whose name matches ``query``: exactly (ignoring case and accents), else
     by words contained, else by a close spelling."""
@@ -834,7 +839,7 @@ def match_locations(query: str, locations: Iterable[Location]) -> list[Location]
         return contained
     close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.75)
     if not close:
-        words = wanted.split()
+        words = [w for w in wanted.split() if len(w) > 2 and w not in _LOCATION_NOISE]
         close = [
             key
             for key in names

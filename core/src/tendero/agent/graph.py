@@ -24,6 +24,7 @@ from langgraph.runtime import Runtime
 
 from tendero.agent.brain import HISTORY_CHARS, HISTORY_WINDOW, Brain, Media, Turn
 from tendero.agent.nlu import detect_language
+from tendero.agent.nlu.language import language_scores
 from tendero.agent.replies.catalog import LANGUAGES
 from tendero.agent.state import ConversationState
 from tendero.conversations.turns import Choice, LeadInfo, Reply
@@ -108,7 +109,16 @@ def _language(text: str, tapped: bool, deps: TurnDeps, state: ConversationState)
         current = "es"
     if not text or tapped:
         return current
-    return detect_language(text, default=current)  # type: ignore[arg-type]
+    if not (state.language or deps.language):
+        return detect_language(text, default=current)  # type: ignore[arg-type]
+    # An established language changes only on clear evidence: an address or a product
+    # name in the other language ("45 Elm Street", "Whey Gold") is not a switch.
+    es, en = language_scores(text)
+    if current == "es" and en - es >= 2:
+        return "en"
+    if current == "en" and es - en >= 2:
+        return "es"
+    return current
 
 
 def _remember(history: list[dict[str, str]], role: str, text: str) -> None:

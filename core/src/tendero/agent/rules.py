@@ -72,16 +72,26 @@ ADD_PHRASES = (
     "add", "also", "plus", "as well", "too", "another", "otra", "otro",
 )  # fmt: skip
 BUY_PHRASES = (
-    "quiero", "quisiera", "dame", "deme", "me das", "me da", "mandame", "mándame",
+    "grab", "i'll grab", "take", "quiero", "quisiera", "dame", "deme", "me das", "me da", "mandame", "mándame",
     "me llevo", "llevo", "compro", "comprar", "ocupo", "necesito", "apartame", "pideme",
     "i want", "i'd like", "id like", "i would like", "i'll take", "ill take", "i'll have",
     "give me", "get me", "i need", "buy", "order", "i'll get", "can i get", "can i have",
     "send me", "put", "agrega", "add",
 )  # fmt: skip
+PICKUP_EXTRA_PHRASES = (
+    "pasar a la tienda", "paso a la tienda", "ir a la tienda", "voy a ir", "pasar a recoger",
+    "recogerlo yo", "lo recogo", "recojerlo", "pasar por ello", "pick it up myself",
+    "go to the store", "come to the store", "stop by", "at the store", "store pickup",
+)  # fmt: skip
+DEPOSIT_PHRASES = (
+    "anticipo", "deposito", "depósito", "adelanto", "enganche", "deposit", "down payment",
+    "upfront", "advance payment",
+)  # fmt: skip
 INFO_PHRASES = (
     "info", "informacion", "información", "detalles", "mas detalles", "que tal es",
     "como es", "cuentame", "cuéntame", "tell me more", "details", "more about", "what is",
-    "describe", "specs",
+    "describe", "specs", "cuanto cuesta", "cuanto cuestan", "cuanto sale", "cuanto salen",
+    "que precio", "precio", "how much", "price", "cost",
 )  # fmt: skip
 SAME_DETAILS_PHRASES = (
     "misma direccion", "la misma", "mismos datos", "la de la vez pasada",
@@ -113,8 +123,22 @@ PAID_PHRASES = (
     "i paid", "i've paid", "ive paid", "already paid", "i sent the money",
     "transfer done", "i transferred", "payment sent", "paid",
 )  # fmt: skip
+AGAIN_PHRASES = (
+    "igual", "lo mismo", "la misma", "el mismo", "de nuevo", "otra vez", "same", "again",
+    "the same one", "same as before",
+)  # fmt: skip
 MORE_PHRASES = ("mas", "más", "more", "otra", "otro", "otras", "otros", "another", "extra")
 THANKS_PHRASES = ("gracias", "muchas gracias", "mil gracias", "thanks", "thank you", "thx", "ty")
+GOODBYE_PHRASES = (
+    "lo pienso", "lo voy a pensar", "luego te escribo", "luego te aviso", "despues te escribo",
+    "adios", "adiós", "bye", "nos vemos", "hasta luego", "think about it", "talk later",
+    "maybe later", "later", "see you", "no gracias", "no thanks",
+)  # fmt: skip
+SHIPPING_TIME_PHRASES = (
+    "cuanto tarda", "cuanto tardan", "cuantos dias", "tiempo de entrega", "cuando llega",
+    "en cuanto llega", "how long", "delivery time", "when will it arrive", "how many days",
+    "when does it arrive", "shipping time",
+)  # fmt: skip
 # Words that say nothing about which product is meant.
 NOISE_WORDS = (
     frozenset(
@@ -126,14 +150,18 @@ NOISE_WORDS = (
     add also plus too can could is there are show see precio price cuanto cuesta cuestan
     how much es son sale salen ver muestrame enseñame ensename algo alguna algun something
     please porfa favor pls gracias thanks para for with con otra otro another more mas
-    us me you tu su sus your info informacion detalles details about sobre
+    us me you tu su sus your info informacion detalles details about sobre ok okay okey
+    vale sale bueno perfecto perfect great cool nice genial what whats which cual cuales
+    those these esos esas estos estas eso that this of de then entonces luego pues there
+    alli ahi aqui here grab take
     """.split()
     )
     | FILLER_WORDS
 )
 # Labels customers put before what they give ("mi correo es", "email:").
 _FIELD_LABELS = re.compile(
-    r"(?i)\b(?:mi\s+|my\s+)?(?:correo(?:\s+electr[oó]nico)?|e-?mail|mail)(?:\s+(?:es|is))?\s*:?"
+    r"(?i)\b(?:mi\s+|my\s+|the\s+|el\s+)?(?:correo(?:\s+electr[oó]nico)?|e-?mail|mail"
+    r"|postal\s+code|zip(?:\s+code)?|c[oó]digo\s+postal|c\.\s?p\.|cp)(?:\s+(?:es|is))?\s*:?(?=\s|$|\d)"
 )
 NUMBER_WORDS = frozenset(
     [*UNITS_ES, *UNITS_EN, *TENS_ES, *TENS_EN, "docena", "dozen", "couple", "par", "pair"]
@@ -143,6 +171,10 @@ _LABELLED_POSTAL = re.compile(
     r"(?i)\b(?:c\.?\s?p\.?|c[oó]digo\s+postal|zip(?:\s+code)?|postal\s+code)\s*:?\s*([0-9][0-9 -]{1,9}[0-9])\b"
 )
 # Several products in one message: "2 gorras negras y 3 shakers azules".
+_CHANGE_TO = re.compile(
+    r"(?i)^\s*(?:please\s+|porfa\s+)?(?:change|set|make|put|cambia|cambiar|cámbia|pon|ponme|deja|déjame|dejame)"
+    r"\s+(?:the\s+|el\s+|la\s+|los\s+|las\s+)?(.+?)\s+(?:to|a|en)\s+(\S+(?:\s+\S+)?)\s*[.!]?\s*$"
+)
 _ITEM_SEPARATORS = re.compile(r"\s*(?:,|;|\by\b|\band\b|&|\bplus\b|\badem[aá]s\b)\s*", re.I)
 # Whole-message "numbers" that are a choice in a list, not a quantity.
 _BARE_NUMBER = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)]?\s*$")
@@ -158,21 +190,95 @@ def _has(text: str, phrases: Sequence[str], fuzzy: bool = True) -> bool:
 
 
 def _strip_greeting(text: str) -> tuple[bool, str]:
-    """(whether the message opened with a greeting, the rest of it)."""
-    words = _words(text)
-    found = starts_with(words[:3], GREETINGS)
-    if found is None:
-        return False, text
-    count = len(found.split())
-    raw = re.split(r"([\s,.;:!¡¿?]+)", text.strip())
-    kept, seen = [], 0
-    for piece in raw:
-        if seen < count and piece.strip(" ,.;:!¡¿?"):
-            seen += 1
-            continue
-        if seen >= count:
-            kept.append(piece)
-    return True, "".join(kept).strip(" ,.;:!¡¿?")
+    """(whether the message opened with greetings, the rest of it): "ola buenas tardes,
+    tienen creatina?" -> (True, "tienen creatina?")."""
+    greeted = False
+    while True:
+        words = _words(text)
+        found = starts_with(words[:3], GREETINGS)
+        if found is None:
+            return greeted, text
+        greeted = True
+        count = len(found.split())
+        raw = re.split(r"([\s,.;:!¡¿?]+)", text.strip())
+        kept, seen = [], 0
+        for piece in raw:
+            if seen < count and piece.strip(" ,.;:!¡¿?"):
+                seen += 1
+                continue
+            if seen >= count:
+                kept.append(piece)
+        text = "".join(kept).strip(" ,.;:!¡¿?")
+        if not text:
+            return True, ""
+
+
+# Chat shorthand, read as the words it stands for.
+ABBREVIATIONS = {
+    "q": "que", "k": "que", "xq": "porque", "pq": "porque", "tmb": "también",
+    "tb": "también", "tmbn": "también", "x": "por", "d": "de", "porfa": "por favor",
+    "xfa": "por favor", "pls": "please", "plz": "please", "u": "you", "ur": "your",
+    "thx": "thanks", "ty": "thank you", "msg": "mensaje", "info": "información",
+    "dlls": "dólares", "dls": "dólares", "pz": "pieza", "pzs": "piezas",
+    "kiero": "quiero", "qiero": "quiero", "kero": "quiero", "gimme": "give me",
+    "wanna": "want", "gotta": "need", "lemme": "let me", "pls.": "please",
+}  # fmt: skip
+# Sizes as customers write them -> as catalogs do ("2 libras" -> "2 lb").
+UNIT_WORDS = {
+    "libra": "lb", "libras": "lb", "lbs": "lb", "pound": "lb", "pounds": "lb",
+    "gramos": "g", "gramo": "g", "gr": "g", "grs": "g", "grams": "g", "gram": "g",
+    "kilo": "kg", "kilos": "kg", "kgs": "kg", "kilogramos": "kg", "mililitros": "ml",
+    "litro": "l", "litros": "l", "liter": "l", "liters": "l", "litre": "l",
+    "onzas": "oz", "ounces": "oz",
+}  # fmt: skip
+_WORD = re.compile(r"[A-Za-zÁÉÍÓÚÑáéíóúñü]+")
+
+
+def _delivery(text: str) -> str | None:
+    """ "shipping" / "pickup" when the message picks one."""
+    method = delivery_choice(text)
+    if method is None and _has(text, PICKUP_EXTRA_PHRASES):
+        return "pickup"
+    return method
+
+
+# Words that open an address message without being part of it ("va:", "perdón es",
+# "no, esta vez mándalo a ...", "ship it to ...").
+ADDRESS_INTRO_WORDS = frozenset(
+    """
+    si sí va sale ok okay okey claro perdon perdón sorry oops no es is mi my direccion
+    dirección address la el the esta this vez time mandalo mándalo mandala mándala envialo
+    envíalo enviala envíala send ship it to a al envio envío porfa please por favor
+    domicilio casa home delivery deliver entonces then ahora now ah oh bueno well hey hola
+    mejor better instead here aqui aquí
+    """.split()
+)
+
+
+def _clean_address(text: str) -> str:
+    """``text`` without the words around an address that are not part of it."""
+    intro, colon, rest = text.partition(":")
+    if colon and rest.strip() and not re.search(r"[\d@]", intro) and len(intro.split()) <= 5:
+        if not _FIELD_LABELS.search(intro + ":"):
+            text = rest
+    kept = []
+    for segment in re.split(r"[,;\n]+", text):
+        words = segment.split()
+        while words and fold(words[0].strip(".!¡¿?")) in ADDRESS_INTRO_WORDS:
+            words.pop(0)
+        if words:
+            kept.append(" ".join(words))
+    return ", ".join(kept)
+
+
+def _size_words(text: str) -> list[str]:
+    """Folded words with sizes spelled the catalog's way: "2 libras" -> ["2", "lb"]."""
+    text = re.sub(r"(\d)([a-zA-Z])", r"\1 \2", fold(text))
+    return [UNIT_WORDS.get(w, w) for w in re.findall(r"[a-z0-9]+", text)]
+
+
+def _expand(text: str) -> str:
+    return _WORD.sub(lambda m: ABBREVIATIONS.get(m.group(0).lower(), m.group(0)), text)
 
 
 def _product_query(text: str, drop_numbers: bool = False) -> str:
@@ -305,6 +411,7 @@ class _Talk:
     # --- text -------------------------------------------------------------------------
 
     async def on_text(self, text: str) -> None:
+        text = _expand(text)
         greeted, rest = _strip_greeting(text)
         if greeted and not rest:
             if not self.turn.first_contact:
@@ -371,10 +478,21 @@ class _Talk:
     # --- side questions ---------------------------------------------------------------
 
     async def side_questions(self, text: str) -> bool:
-        if (_has(text, DELIVERY_QUESTION_PHRASES) and "?" in text) or (
-            _has(text, DELIVERY_QUESTION_PHRASES) and not self.state.checkout
+        if self.state.asked == "fields" and self.looks_like_address(text):
+            return False  # "Av. Revolución 1500" is not a question about returns
+        if _has(text, DELIVERY_QUESTION_PHRASES) and ("?" in text or not self.state.checkout):
+            if not await self.names_products(text):
+                self.say(self.delivery_options())
+                await self.resume()
+                return True
+        if _has(text, SHIPPING_TIME_PHRASES) and self.turn.store.company.business_context:
+            self.say(self.r.side_answer("business"))
+            await self.resume()
+            return True
+        if _has(text, DEPOSIT_PHRASES) and (
+            "?" in text or _has(text, ("cuanto", "how much", "what", "que", "cual"))
         ):
-            self.say(self.delivery_options())
+            self.say(self.deposit_answer())
             await self.resume()
             return True
         question = side_question(text)
@@ -395,6 +513,20 @@ class _Talk:
             self.say(self.r.side_answer(topic))
         await self.resume()
         return True
+
+    def looks_like_address(self, text: str) -> bool:
+        fields = self.address_fields(_clean_address(text))
+        return bool(extract_email(text)) or (
+            len(fields) >= 2 and bool(fields.keys() & {"house_number", "postal_code"})
+        )
+
+    async def names_products(self, text: str) -> bool:
+        """Whether the message asks for products (besides anything else it says)."""
+        query = _product_query(text, drop_numbers=True)
+        if not query:
+            return False
+        found = await self.commerce.catalog.search(query, limit=1)
+        return bool(found)
 
     def delivery_options(self) -> str:
         store = self.turn.store
@@ -418,6 +550,19 @@ class _Talk:
         if workflow.picks_up and store.locations:
             lines.append(self.r.answer_locations())
         return "\n".join(lines)
+
+    def deposit_answer(self) -> str:
+        """What a pickup order asks in advance (and how much for the quoted order)."""
+        store = self.turn.store
+        percent = store.pickup.advance_payment_percent if store.workflow.picks_up else 0
+        if not percent:
+            return self.r.t("side.no_deposit")
+        quote = self.state.quote
+        if quote is not None and quote.delivery_method == "pickup":
+            return self.r.t(
+                "side.deposit_amount", percent=percent, amount=self.r.money(quote.deposit_amount)
+            )
+        return self.r.t("side.deposit", percent=percent)
 
     async def amount_in_view(self, text: str) -> Decimal | None:
         """The amount a "how much in dollars?" is about: a product named in the message,
@@ -447,6 +592,15 @@ class _Talk:
 
     async def cart_edit(self, text: str) -> bool:
         edit = parse_cart_edit(text)
+        change = _CHANGE_TO.match(text)
+        if change and self.state.cart:
+            quantity = parse_quantity(change.group(2))
+            target = await self.cart_target(change.group(1)) if quantity is not None else None
+            if target is not None and quantity is not None:
+                result = await self.commerce.set_quantity(self.state, target, quantity)
+                self.state.focus = target if self.state.line(target) else None
+                await self.say_cart_change(result)
+                return True
         if edit is None or not self.state.cart:
             return False
         if edit.action == "set" and edit.target and self.state.asked == "list":
@@ -692,7 +846,7 @@ class _Talk:
             return False
         if self.state.asked == "delivery":
             return False  # answered in answer_to_question
-        method = delivery_choice(text)
+        method = _delivery(text)
         if method is None or method == self.state.delivery_method:
             return False
         if not self.state.checkout and "?" in text:
@@ -701,15 +855,32 @@ class _Talk:
             return False  # an address that mentions "domicilio"
         if not self.state.checkout:
             await self.commerce.start_checkout(self.state)
-        await self.choose_delivery(method)
+        await self.choose_delivery(method, text)
         return True
 
-    async def choose_delivery(self, method: str) -> None:
+    async def choose_delivery(self, method: str, text: str = "") -> None:
+        """Shipping or pickup; details in the same message ("envío a Calle Puebla 150...",
+        "paso a la sucursal Roma") are taken too."""
         if not self.state.cart:
             self.say(self.r.render(ActionResult(False, "cart_empty", {})))
             return
         self.state.checkout = True
         result = await self.commerce.choose_delivery(self.state, method)
+        if result.ok and text:
+            previous = result.data.get("previous")
+            kind = "switched" if previous and previous != method else "chosen"
+            head = self.r.t(f"delivery.{kind}_{result.data['delivery_method']}")
+            if method == "shipping" and self.looks_like_address(text):
+                self.say(head)
+                await self.answer_fields(text)
+                return
+            locations = self.turn.store.locations
+            if method == "pickup" and len(locations) > 1:
+                named = match_locations(_product_query(text, True), locations)
+                if len(named) == 1:
+                    self.say(head)
+                    await self.choose_location(named[0].name)
+                    return
         if result.ok and result.data.get("next_step") == SHIPPING_ADDRESS and self.offer_saved():
             previous = result.data.get("previous")
             kind = "switched" if previous and previous != method else "chosen"
@@ -751,6 +922,18 @@ class _Talk:
             return await self.answer_location(text)
         if asked == "fields":
             return await self.answer_fields(text)
+        if asked == "quantity" and self.state.focus is not None:
+            # "¿Cuántas te pongo?" -> "2" / "sí" / "dame dos"
+            quantity = parse_quantity(text)
+            if quantity is None and yes_no(text) is True:
+                quantity = 1
+            if quantity is not None and not _product_query(text, drop_numbers=True):
+                await self.pick(self.state.focus, quantity)
+                return True
+            if yes_no(text) is False:
+                self.say(self.r.t("anything_else"))
+                self.ask(None)
+                return True
         return False
 
     async def answer_confirm(self, text: str) -> bool:
@@ -778,16 +961,22 @@ class _Talk:
         return False
 
     async def answer_delivery(self, text: str) -> bool:
-        method = delivery_choice(text)
+        method = _delivery(text)
         m = _BARE_NUMBER.match(text)
         if method is None and m:
             offered = self.offered()
             index = int(m.group(1)) - 1
             if 0 <= index < len(offered):
                 method = offered[index]
+        if method is None and self.turn.store.workflow.picks_up:
+            if match_locations(text, self.turn.store.locations) and not _BARE_NUMBER.match(text):
+                # Naming a store answers the question: pickup there.
+                await self.commerce.choose_delivery(self.state, "pickup")
+                await self.choose_location(text)
+                return True
         if method is None:
             return False
-        await self.choose_delivery(method)
+        await self.choose_delivery(method, text)
         return True
 
     async def answer_location(self, text: str) -> bool:
@@ -819,19 +1008,22 @@ class _Talk:
             fields["email"] = next((w for w in text.split() if "@" in w), text)
         if step == SHIPPING_ADDRESS:
             rest = text.replace(email, " ") if email else text
-            rest = _FIELD_LABELS.sub(" ", rest)
+            rest = _clean_address(_FIELD_LABELS.sub(" ", rest))
             parsed = self.address_fields(rest) if rest.strip(" ,.;") else {}
             fields.update(parsed)
             if "postal_code" in missing and "postal_code" not in fields:
                 code = extract_postal_code(rest, self.turn.store.company.country)
-                labelled = _LABELLED_POSTAL.search(rest)
+                labelled = _LABELLED_POSTAL.search(text)
                 if code:
                     fields["postal_code"] = code
                 elif labelled:
                     fields["postal_code"] = labelled.group(1)  # set_fields says what is wrong
             asked_now = [m for m in missing if m != "email"]
-            if not parsed and len(asked_now) == 1 and not email:
-                value = text.strip(" .")
+            question = "?" in text or _has(
+                text, ("how", "what", "when", "cuanto", "como", "cuando", "que")
+            )
+            if not parsed and len(asked_now) == 1 and not email and not question:
+                value = _clean_address(text).strip(" .")
                 if asked_now[0] == "postal_code" and not re.search(r"\d", value):
                     value = ""
                 if value and len(value.split()) <= 8:
@@ -866,9 +1058,9 @@ class _Talk:
             return False
         ref = parse_reference(text)
         if ref is None:
-            if self.state.asked != "list":
+            if len(self.state.last_list) < 2:
                 return False
-            return await self.narrow_list(_product_query(text), text)
+            return await self.narrow_list(_product_query(text), text, parse_quantity(text))
         quantity = parse_quantity(text)
         if ref.index is not None:
             if ref.bare and self.state.asked != "list" and len(self.state.last_list) < ref.index:
@@ -901,27 +1093,38 @@ class _Talk:
                 chosen = ordered[-1] if words & BIG_WORDS else ordered[0]
                 await self.pick(chosen["id"], quantity, info=_has(text, INFO_PHRASES))
                 return True
-        wanted = fold(descriptor)
+        wanted = [
+            w
+            for w in _size_words(descriptor)
+            if w not in NOISE_WORDS and (w.isdigit() or w not in NUMBER_WORDS)
+        ]
+        if not wanted:
+            return False
         matching = []
         for product in products:
-            haystack = fold(
-                " ".join(
-                    [
-                        product["name"],
-                        product.get("sku") or "",
-                        *map(str, (product.get("attributes") or {}).values()),
-                    ]
-                )
+            described = " ".join(
+                [
+                    product["name"],
+                    product.get("sku") or "",
+                    *map(str, (product.get("attributes") or {}).values()),
+                ]
             )
-            hay_words = haystack.split()
+            hay_words = _size_words(described)
             if all(
                 any(
-                    w == h or (len(w) >= 4 and fuzz.ratio(w, h) >= 80) or _same_stem(w, h)
+                    w == h
+                    or (len(w) >= 4 and not w.isdigit() and fuzz.ratio(w, h) >= 80)
+                    or _same_stem(w, h)
                     for h in hay_words
                 )
-                for w in wanted.split()
+                for w in wanted
             ):
                 matching.append(product)
+        if not matching:
+            # Words of the other language ("the black one" for "Negro"): the catalog
+            # search knows them; keep what it finds among the listed products.
+            found = {p.id for p in await self.commerce.catalog.search(" ".join(wanted), limit=20)}
+            matching = [p for p in products if p["id"] in found]
         available = [p for p in matching if p.get("in_stock", True)]
         if len(matching) > 1 and len(available) == 1:
             matching = available  # of two sizes, only one can be sold
@@ -944,7 +1147,8 @@ class _Talk:
         if info and quantity is None:
             result = await self.commerce.show_product(self.state, product_id)
             self.say(self.r.render(result))
-            self.ask(None)
+            in_stock = result.ok and result.data["product"].get("in_stock", True)
+            self.ask("quantity" if in_stock else None)
             return
         wanted = quantity or self.state.pending_quantity or 1
         self.state.pending_quantity = None
@@ -961,12 +1165,31 @@ class _Talk:
         quantity, query, found = await self.understand_item(text)
         if not query:
             return await self.more_of_focus(text, quantity)
+        single = (
+            _single_match(query, found.data["products"]) if found is not None and found.ok else None
+        )
+        if single is None:
+            gone = await self.commerce.catalog.discontinued_match(query)
+            if gone is not None:
+                self.say(self.r.t("product.inactive", name=gone.name))
+                alternatives = await self.alternatives(
+                    {"id": gone.id, "name": gone.name, "category": gone.category}
+                )
+                self.say(self.r.alternatives(alternatives))
+                self.ask(None)
+                await self.resume()
+                return True
         if found is None or not found.ok:
+            if _has(text, GOODBYE_PHRASES) or _has(text, THANKS_PHRASES):
+                self.say(self.r.t("anything_else"))
+                return True
             self.say(self.r.render(found or ActionResult(False, "no_results", {"query": query})))
             await self.resume()
             return True
         buying = quantity is not None or _has(text, BUY_PHRASES)
-        await self.show_found(found, quantity, buying=buying and not _has(text, INFO_PHRASES))
+        await self.show_found(
+            found, quantity, buying=buying and not _has(text, INFO_PHRASES), text=text
+        )
         return True
 
     async def understand_item(self, text: str) -> tuple[int | None, str, ActionResult | None]:
@@ -1004,9 +1227,18 @@ class _Talk:
             rank = 0 if single is not None else len(products)
             if rank < best_rank:
                 best, best_rank = (amount, query, found), rank
-        if best[2] is not None:
-            self.state.last_list = [p["id"] for p in best[2].data["products"]]
-        return best
+        amount, query, found = best
+        if found is not None:
+            self.state.last_list = [p["id"] for p in found.data["products"]]
+            single = _single_match(query, found.data["products"])
+            if single is not None and amount is not None:
+                # "uno de tres leches": a number word of the product's own name is not
+                # the quantity; read it again without the name.
+                name_words = set(_words(single["name"]))
+                if name_words & NUMBER_WORDS & set(_words(text)):
+                    rest = " ".join(w for w in _words(text) if w not in name_words)
+                    amount = parse_quantity(rest)
+        return amount, query, found
 
     async def several_items(self, text: str) -> bool:
         """ "Una gorra negra y 2 shakers rosas": every part names one product -> all of
@@ -1030,6 +1262,8 @@ class _Talk:
     async def more_of_focus(self, text: str, quantity: int | None) -> bool:
         """ "Dame 2" / "a couple more" about the product talked about last."""
         focus = self.state.focus
+        if quantity is None and _has(text, BUY_PHRASES):
+            quantity = 1  # "ok dame unos", "I'll take it"
         if quantity is None or focus is None:
             return False
         line = self.state.line(focus)
@@ -1043,18 +1277,31 @@ class _Talk:
             )
         return True
 
-    async def show_found(self, found: ActionResult, quantity: int | None, buying: bool) -> None:
+    async def show_found(
+        self, found: ActionResult, quantity: int | None, buying: bool, text: str = ""
+    ) -> None:
         products = found.data["products"]
         query = str(found.data.get("query") or "")
         single = _single_match(query, products)
+        if single is None and text and _has(text, AGAIN_PHRASES):
+            # "otra creatina igual": the one of the last order.
+            again = [p for p in products if p["id"] in self.state.last_items]
+            single = again[0] if len(again) == 1 else None
         if single is not None:
             self.state.last_list = [single["id"]]
-            if buying:
+            if not single.get("in_stock", True):
+                self.state.focus = single["id"]
+                alternatives = await self.alternatives(single)
+                self.say(self.r.product_details(single))
+                self.say(self.r.alternatives(alternatives) or self.r.t("alt.offer"))
+                self.ask(None)
+                await self.resume()
+            elif buying:
                 await self.pick(single["id"], quantity)
             else:
                 self.state.focus = single["id"]
                 self.say(self.r.product_details(single))
-                self.ask(None)
+                self.ask("quantity")
                 await self.resume()
             return
         self.state.pending_quantity = quantity
@@ -1076,6 +1323,9 @@ class _Talk:
         )
 
     async def extreme_price(self, query: str, cheapest: bool) -> bool:
+        """The cheapest (or priciest) of what the customer names, else of the last list."""
+        extreme = {w for p in (*CHEAP_PHRASES, *PRICEY_PHRASES) for w in _words(p)}
+        query = " ".join(w for w in query.split() if w not in extreme)
         products: list[dict[str, Any]] = []
         if query:
             found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
@@ -1094,7 +1344,7 @@ class _Talk:
         self.state.last_list = [chosen["id"]]
         self.say(self.r.t("cheapest" if cheapest else "priciest"))
         self.say(self.r.product_details(chosen))
-        self.ask(None)
+        self.ask("quantity")
         return True
 
     # --- after an order -----------------------------------------------------------------
@@ -1111,7 +1361,7 @@ class _Talk:
 
     async def bare_answer(self, text: str) -> bool:
         """A short yes/no/thanks with nothing pending: offer more help."""
-        if len(_words(text)) > 3:
+        if len(_words(text)) > 3 or _has(text, BUY_PHRASES) or _has(text, MORE_PHRASES):
             return False
         if _has(text, THANKS_PHRASES) or yes_no(text) is not None:
             if self.state.checkout:

@@ -69,6 +69,7 @@ class ConversationState(_Model):
     focus: int | None = None  # the product talked about last ("make it 3")
     pending_quantity: int | None = None  # "quiero 2 proteínas" -> list -> "la de fresa"
     declined_saved: bool = False  # said no to "same details as last time?"
+    last_items: list[int] = Field(default_factory=list)  # products of the last order
     # What the last order used, offered as "same as last time?" on the next one.
     saved_email: str = ""
     saved_address: dict[str, str] = Field(default_factory=dict)
@@ -115,6 +116,7 @@ class ConversationState(_Model):
     def reset_after_order(self, order_number: int, awaiting_receipt: bool) -> None:
         """A fresh cart after an order; the details used are kept to offer next time."""
         self.saved_email = self.email or self.saved_email
+        self.last_items = [item.product_id for item in self.cart]
         if self.delivery_method == "shipping" and self.address:
             self.saved_address = dict(self.address)
         if self.delivery_method == "pickup" and self.pickup_location:

@@ -508,6 +508,18 @@ class Catalog:
         ids = index.search(query, limit=limit)
         return await self.get_many(ids, active_only=True)
 
+    async def discontinued_match(self, query: str) -> ProductView | None:
+        """The inactive product ``query`` names best, when it ranks above every active
+        one: the shopper asked for something no longer sold (say so, do not offer it)."""
+        if not query or not query.strip():
+            return None
+        index = await self._search_index()
+        ids = index.search(query, limit=1)
+        if not ids:
+            return None
+        found = await self.get_many(ids)
+        return found[0] if found and not found[0].active else None
+
     async def _search_index(self) -> SearchIndex:
         cache = _INDEX_CACHES.get(self.db)
         if cache is None:

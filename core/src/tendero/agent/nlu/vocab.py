@@ -167,12 +167,18 @@ HUMAN_PHRASES = (
     "hablar con alguien", "alguien real", "operador", "ejecutivo", "encargado", "vendedor",
     "hablar con el dueño", "talk to a person", "real person", "a person", "human",
     "representative", "agent", "operator", "someone real", "talk to someone", "a real person",
-    "speak to someone", "customer service", "atencion al cliente",
+    "speak to someone", "customer service", "atencion al cliente", "comunica con alguien",
+    "comunicarme con alguien", "comunicas con alguien", "alguien que me atienda",
+    "atencion personalizada", "speak with someone", "talk with someone", "real human",
+    "human being", "a real person please",
 )  # fmt: skip
 
 SHIPPING_PHRASES = (
     "envio", "envío", "enviar", "envien", "envíen", "envialo", "mandar", "manden",
     "mandenlo", "que me lo manden", "a domicilio", "domicilio", "paqueteria", "por paqueteria",
+    "enviamela", "enviamelo", "envíamela", "envíamelo", "mandamela", "mandamelo",
+    "a mi casa", "a mi domicilio", "hasta mi casa", "to my house", "to my home",
+    "deliver it", "have it delivered", "delivered",
     "shipping", "ship", "ship it", "deliver", "delivery", "send it", "home delivery",
     "mail it",
 )  # fmt: skip
