@@ -231,7 +231,8 @@ UNIT_WORDS = {
     "litro": "l", "litros": "l", "liter": "l", "liters": "l", "litre": "l",
     "onzas": "oz", "ounces": "oz",
 }  # fmt: skip
-_WORD = re.compile(r"[A-Za-zÁÉÍÓÚÑáéíóúñü]+")
+# A whole word: not part of an email, a contraction ("I'd") or a code ("2x").
+_WORD = re.compile(r"(?<![\w.@'’-])[A-Za-zÁÉÍÓÚÑáéíóúñü]+(?![\w.@'’-])")
 
 
 def _delivery(text: str) -> str | None:
@@ -684,19 +685,22 @@ class _Talk:
                 self.ask(None)
 
     async def alternatives(self, product: dict[str, Any]) -> list[dict[str, Any]]:
-        """In-stock products like ``product`` (same category, else similar words)."""
-        wanted = product.get("category") or _product_query(product.get("name", ""))
-        if not wanted:
-            return []
-        found = await self.commerce.catalog.search(str(wanted), limit=6)
-        if not found and product.get("name"):
-            found = await self.commerce.catalog.search(product["name"].split()[0], limit=6)
-        out = [
-            {"id": p.id, "name": p.name, "price": str(p.price)}
-            for p in found
-            if p.id != product.get("id") and p.in_stock and p.active
-        ]
-        return out[:3]
+        """Up to three in-stock products most like ``product`` (by name, then category)."""
+        name = str(product.get("name") or "")
+        candidates: dict[int, Any] = {}
+        for query in (_product_query(name), str(product.get("category") or "")):
+            if query:
+                for found in await self.commerce.catalog.search(query, limit=10):
+                    candidates.setdefault(found.id, found)
+        ranked = sorted(
+            (
+                p
+                for p in candidates.values()
+                if p.id != product.get("id") and p.in_stock and p.active
+            ),
+            key=lambda p: -fuzz.token_sort_ratio(fold(name), fold(p.name)),
+        )
+        return [{"id": p.id, "name": p.name, "price": str(p.price)} for p in ranked[:3]]
 
     # --- checkout ---------------------------------------------------------------------
 
@@ -1168,9 +1172,14 @@ class _Talk:
         single = (
             _single_match(query, found.data["products"]) if found is not None and found.ok else None
         )
-        if single is None:
+        named = (
+            found is not None
+            and found.ok
+            and any(_names_all(query, p["name"]) for p in found.data["products"])
+        )
+        if single is None and not named:
             gone = await self.commerce.catalog.discontinued_match(query)
-            if gone is not None:
+            if gone is not None and _names_all(query, gone.name):
                 self.say(self.r.t("product.inactive", name=gone.name))
                 alternatives = await self.alternatives(
                     {"id": gone.id, "name": gone.name, "category": gone.category}
@@ -1186,11 +1195,25 @@ class _Talk:
             self.say(self.r.render(found or ActionResult(False, "no_results", {"query": query})))
             await self.resume()
             return True
-        buying = quantity is not None or _has(text, BUY_PHRASES)
+        method = (
+            _delivery(text) if self.turn.store.workflow.value == "shipping_and_pickup" else None
+        )
+        buying = quantity is not None or _has(text, BUY_PHRASES) or method is not None
         await self.show_found(
             found, quantity, buying=buying and not _has(text, INFO_PHRASES), text=text
         )
+        if method is not None and self.state.cart and not self.state.checkout:
+            await self.prefer_delivery(method, text)
         return True
+
+    async def prefer_delivery(self, method: str, text: str) -> None:
+        """ "Can I pick up a pink shaker at your Roma store?": the way (and place) the
+        customer said is kept for the checkout, which then does not ask again."""
+        await self.commerce.choose_delivery(self.state, method)
+        if method == "pickup":
+            named = match_locations(_product_query(text, True), self.turn.store.locations)
+            if len(named) == 1:
+                await self.commerce.choose_pickup_location(self.state, named[0].name)
 
     async def understand_item(self, text: str) -> tuple[int | None, str, ActionResult | None]:
         """(quantity, product words, search result) for one requested item.
@@ -1385,6 +1408,15 @@ def _same_stem(a: str, b: str) -> bool:
         return w
 
     return stem(a) == stem(b)
+
+
+def _names_all(query: str, name: str) -> bool:
+    """Whether every word of ``query`` (of 3+ letters) is in ``name``, typos allowed."""
+    words = [w for w in fold(query).split() if len(w) >= 3]
+    names = fold(name).split()
+    return bool(words) and all(
+        any(w == n or _same_stem(w, n) or fuzz.ratio(w, n) >= 80 for n in names) for w in words
+    )
 
 
 def _singular_score(wanted: str, name: str) -> float:

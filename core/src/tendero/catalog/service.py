@@ -93,6 +93,9 @@ class _IndexCache:
     fingerprint: tuple[int, int] | None = None
     index: SearchIndex | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The products no longer sold, indexed on demand (to tell a shopper so).
+    inactive_fingerprint: tuple[int, int] | None = None
+    inactive: SearchIndex | None = None
 
 
 # One cached index per Database object (a process normally has one).
@@ -509,15 +512,39 @@ class Catalog:
         return await self.get_many(ids, active_only=True)
 
     async def discontinued_match(self, query: str) -> ProductView | None:
-        """The inactive product ``query`` names best, when it ranks above every active
-        one: the shopper asked for something no longer sold (say so, do not offer it)."""
+        """The inactive product ``query`` names best (``None`` when none matches): the
+        shopper may be asking for something no longer sold (say so, never offer it)."""
         if not query or not query.strip():
             return None
-        index = await self._search_index()
-        ids = index.search(query, limit=1)
-        if not ids:
-            return None
-        found = await self.get_many(ids)
+        cache = _INDEX_CACHES.setdefault(self.db, _IndexCache())
+        async with self.db.read_session() as session:
+            fingerprint = await _fingerprint(session)
+            if cache.inactive is None or cache.inactive_fingerprint != fingerprint:
+                result = await session.execute(
+                    sa.select(
+                        Product.id,
+                        Product.sku,
+                        Product.name,
+                        Product.category,
+                        Product.description,
+                        Product.attributes,
+                    ).where(Product.active.is_(False))
+                )
+                rows = [
+                    IndexRow(
+                        r.id,
+                        r.sku,
+                        r.name,
+                        r.category or "",
+                        r.description or "",
+                        r.attributes or {},
+                    )
+                    for r in result
+                ]
+                cache.inactive = await asyncio.to_thread(SearchIndex, rows)
+                cache.inactive_fingerprint = fingerprint
+        ids = cache.inactive.search(query, limit=1)
+        found = await self.get_many(ids) if ids else []
         return found[0] if found and not found[0].active else None
 
     async def _search_index(self) -> SearchIndex:
