@@ -44,6 +44,7 @@ from tendero.agent.nlu import (
     is_checkout,
     is_human_request,
     is_show_cart,
+    mentioned_currency,
     parse_address,
     parse_cart_edit,
     parse_quantity,
@@ -55,6 +56,7 @@ from tendero.agent.nlu.matching import has_phrase, starts_with, tokens
 from tendero.agent.nlu.vocab import (
     FILLER_WORDS,
     GREETINGS,
+    REMOVE_VERBS,
     TENS_EN,
     TENS_ES,
     UNITS_EN,
@@ -127,6 +129,11 @@ AGAIN_PHRASES = (
     "igual", "lo mismo", "la misma", "el mismo", "de nuevo", "otra vez", "same", "again",
     "the same one", "same as before",
 )  # fmt: skip
+TOTAL_PHRASES = (
+    "cuanto llevo", "cuanto va", "cuanto es", "cuanto seria", "cuanto te debo", "cuanto sale todo",
+    "cuanto es todo", "cual es el total", "el total", "mi total", "what's my total",
+    "whats my total", "my total", "how much do i owe", "how much is it all", "the total",
+)  # fmt: skip
 MORE_PHRASES = ("mas", "más", "more", "otra", "otro", "otras", "otros", "another", "extra")
 THANKS_PHRASES = ("gracias", "muchas gracias", "mil gracias", "thanks", "thank you", "thx", "ty")
 GOODBYE_PHRASES = (
@@ -170,6 +177,8 @@ NUMBER_WORDS = frozenset(
 _LABELLED_POSTAL = re.compile(
     r"(?i)\b(?:c\.?\s?p\.?|c[oó]digo\s+postal|zip(?:\s+code)?|postal\s+code)\s*:?\s*([0-9][0-9 -]{1,9}[0-9])\b"
 )
+# A too short or too long number after a US state code: a mistyped ZIP.
+_TRAILING_BAD_ZIP = re.compile(r"\b([A-Z]{2})\s+(\d{1,4}|\d{6,8})\s*$")
 # Several products in one message: "2 gorras negras y 3 shakers azules".
 _CHANGE_TO = re.compile(
     r"(?i)^\s*(?:please\s+|porfa\s+)?(?:change|set|make|put|cambia|cambiar|cámbia|pon|ponme|deja|déjame|dejame)"
@@ -264,6 +273,8 @@ def _clean_address(text: str) -> str:
             text = rest
     kept = []
     for segment in re.split(r"[,;\n]+", text):
+        if _has(segment, ("mismo", "misma", "same", "igual")):
+            continue  # "el correo es el mismo": nothing new in this part
         words = segment.split()
         while words and fold(words[0].strip(".!¡¿?")) in ADDRESS_INTRO_WORDS:
             words.pop(0)
@@ -449,7 +460,12 @@ class _Talk:
         return True
 
     async def show_cart(self, text: str) -> bool:
-        if not is_show_cart(text) or parse_quantity(text):
+        total = (
+            _has(text, TOTAL_PHRASES, fuzzy=False)
+            and bool(self.state.cart)
+            and not mentioned_currency(text)
+        )
+        if not total and (not is_show_cart(text) or parse_quantity(text)):
             return False
         result = await self.commerce.show_cart(self.state)
         if result.ok and self.state.checkout:
@@ -593,6 +609,13 @@ class _Talk:
 
     async def cart_edit(self, text: str) -> bool:
         edit = parse_cart_edit(text)
+        if (
+            edit is not None
+            and edit.action == "remove"
+            and _has(text, ADD_PHRASES, fuzzy=False)
+            and not _has(text, REMOVE_VERBS, fuzzy=False)
+        ):
+            edit = None  # "agrégame una gorra": "gorra" only looks like "borra"
         change = _CHANGE_TO.match(text)
         if change and self.state.cart:
             quantity = parse_quantity(change.group(2))
@@ -851,7 +874,17 @@ class _Talk:
         if self.state.asked == "delivery":
             return False  # answered in answer_to_question
         method = _delivery(text)
-        if method is None or method == self.state.delivery_method:
+        if method is None:
+            return False
+        if method == self.state.delivery_method:
+            # "Pickup at Roma Norte" again (or another store): the place, then read-back.
+            locations = self.turn.store.locations
+            named = (
+                match_locations(_product_query(text, True), locations) if method == "pickup" else []
+            )
+            if len(named) == 1 and self.state.checkout:
+                await self.choose_location(named[0].name)
+                return True
             return False
         if not self.state.checkout and "?" in text:
             return False
@@ -1022,6 +1055,9 @@ class _Talk:
                     fields["postal_code"] = code
                 elif labelled:
                     fields["postal_code"] = labelled.group(1)  # set_fields says what is wrong
+                elif bad := _TRAILING_BAD_ZIP.search(rest):
+                    fields["postal_code"] = bad.group(2)  # "Austin TX 787": told, not lost
+                    fields.update(self.address_fields(rest[: bad.start(2)]))
             asked_now = [m for m in missing if m != "email"]
             question = "?" in text or _has(
                 text, ("how", "what", "when", "cuanto", "como", "cuando", "que")
@@ -1053,7 +1089,7 @@ class _Talk:
         quantity, query, found = await self.understand_item(text)
         if not query or found is None or not found.ok:
             return False
-        await self.show_found(found, quantity, buying=True)
+        await self.show_found(found, quantity, buying=True, text=text)
         return True
 
     async def reference(self, text: str) -> bool:
@@ -1133,9 +1169,8 @@ class _Talk:
         if len(matching) > 1 and len(available) == 1:
             matching = available  # of two sizes, only one can be sold
         if len(matching) == 1:
-            await self.pick(
-                matching[0]["id"], quantity or parse_quantity(text), info=_has(text, INFO_PHRASES)
-            )
+            quantity = _quantity_besides(text, matching[0]["name"], quantity)
+            await self.pick(matching[0]["id"], quantity, info=_has(text, INFO_PHRASES))
             return True
         if len(matching) > 1 and len(matching) < len(products):
             self.state.last_list = [p["id"] for p in matching]
@@ -1255,12 +1290,7 @@ class _Talk:
             self.state.last_list = [p["id"] for p in found.data["products"]]
             single = _single_match(query, found.data["products"])
             if single is not None and amount is not None:
-                # "uno de tres leches": a number word of the product's own name is not
-                # the quantity; read it again without the name.
-                name_words = set(_words(single["name"]))
-                if name_words & NUMBER_WORDS & set(_words(text)):
-                    rest = " ".join(w for w in _words(text) if w not in name_words)
-                    amount = parse_quantity(rest)
+                amount = _quantity_besides(text, single["name"], amount)
         return amount, query, found
 
     async def several_items(self, text: str) -> bool:
@@ -1270,15 +1300,27 @@ class _Talk:
         if len(parts) < 2:
             return False
         picks = []
+        head = ""  # "6 conchas de vainilla y 6 de chocolate": the second are conchas too
         for part in parts:
             quantity, query, found = await self.understand_item(part)
             single = _single_match(query, found.data["products"]) if found and found.ok else None
+            if single is None and head and head not in query.split():
+                amount, query, found = await self.understand_item(f"{head} {part}")
+                quantity = quantity or amount
+                single = (
+                    _single_match(query, found.data["products"]) if found and found.ok else None
+                )
             if single is None:
                 return False
+            head = head or query.split()[0]
             picks.append((single["id"], quantity or 1))
-        for product_id, quantity in picks:
+        more = self.r.t("cart.more")
+        for i, (product_id, quantity) in enumerate(picks):
             self.state.focus = product_id
+            before = len(self.out.blocks)
             await self.say_cart_change(await self.commerce.add(self.state, product_id, quantity))
+            if i < len(picks) - 1 and len(self.out.blocks) > before:
+                self.out.blocks[-1] = self.out.blocks[-1].replace(more, "").strip()
         self.state.last_list = []
         return True
 
@@ -1408,6 +1450,15 @@ def _same_stem(a: str, b: str) -> bool:
         return w
 
     return stem(a) == stem(b)
+
+
+def _quantity_besides(text: str, name: str, default: int | None) -> int | None:
+    """The quantity in ``text`` not counting the numbers of the product's own name
+    ("uno de tres leches" -> 1, not 3); ``default`` when the name has none of them."""
+    numbers = {w for w in _size_words(name) if w in NUMBER_WORDS or w.isdigit()}
+    if not numbers & set(_size_words(text)):
+        return default
+    return parse_quantity(" ".join(w for w in _size_words(text) if w not in numbers))
 
 
 def _names_all(query: str, name: str) -> bool:
