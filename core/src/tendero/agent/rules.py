@@ -74,7 +74,8 @@ ADD_PHRASES = (
     "add", "also", "plus", "as well", "too", "another", "otra", "otro",
 )  # fmt: skip
 BUY_PHRASES = (
-    "grab", "i'll grab", "take", "quiero", "quisiera", "dame", "deme", "me das", "me da", "mandame", "mándame",
+    "grab", "i'll grab", "take", "aparta", "apartame", "reservame", "separame", "encargo",
+    "pido", "quiero", "quisiera", "dame", "deme", "me das", "me da", "mandame", "mándame",
     "me llevo", "llevo", "compro", "comprar", "ocupo", "necesito", "apartame", "pideme",
     "i want", "i'd like", "id like", "i would like", "i'll take", "ill take", "i'll have",
     "give me", "get me", "i need", "buy", "order", "i'll get", "can i get", "can i have",
@@ -160,7 +161,8 @@ NOISE_WORDS = (
     us me you tu su sus your info informacion detalles details about sobre ok okay okey
     vale sale bueno perfecto perfect great cool nice genial what whats which cual cuales
     those these esos esas estos estas eso that this of de then entonces luego pues there
-    alli ahi aqui here grab take
+    alli ahi aqui here grab take aparta apartame apartas reserva reservame separame
+    guardame encargo encargar pedir pido ordenar
     """.split()
     )
     | FILLER_WORDS
@@ -1310,8 +1312,8 @@ class _Talk:
                 single = (
                     _single_match(query, found.data["products"]) if found and found.ok else None
                 )
-            if single is None:
-                return False
+            if single is None or not _names_all(query, single["name"]):
+                return False  # a part that is not a product ("paso a recogerlas")
             head = head or query.split()[0]
             picks.append((single["id"], quantity or 1))
         more = self.r.t("cart.more")
@@ -1454,11 +1456,23 @@ def _same_stem(a: str, b: str) -> bool:
 
 def _quantity_besides(text: str, name: str, default: int | None) -> int | None:
     """The quantity in ``text`` not counting the numbers of the product's own name
-    ("uno de tres leches" -> 1, not 3); ``default`` when the name has none of them."""
-    numbers = {w for w in _size_words(name) if w in NUMBER_WORDS or w.isdigit()}
-    if not numbers & set(_size_words(text)):
-        return default
-    return parse_quantity(" ".join(w for w in _size_words(text) if w not in numbers))
+    ("uno de tres leches" -> 1, "2 whey de 2 libras" -> 2); ``default`` when the text
+    repeats none of them."""
+    named = _size_words(name)
+    sizes = [(n, named[i + 1]) for i, n in enumerate(named[:-1]) if n.isdigit()]
+    words = _size_words(text)
+    found = False
+    for number, unit in sizes:  # "2 lb" of the name, once
+        for i in range(len(words) - 1):
+            if words[i] == number and words[i + 1] == unit:
+                del words[i : i + 2]
+                found = True
+                break
+    number_words = set(named) & NUMBER_WORDS
+    if number_words & set(words):
+        words = [w for w in words if w not in number_words]
+        found = True
+    return parse_quantity(" ".join(words)) if found else default
 
 
 def _names_all(query: str, name: str) -> bool:
