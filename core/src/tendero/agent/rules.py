@@ -1305,6 +1305,7 @@ class _Talk:
         head = ""  # "6 conchas de vainilla y 6 de chocolate": the second are conchas too
         for part in parts:
             quantity, query, found = await self.understand_item(part)
+            own = query
             single = _single_match(query, found.data["products"]) if found and found.ok else None
             if single is None and head and head not in query.split():
                 amount, query, found = await self.understand_item(f"{head} {part}")
@@ -1312,7 +1313,7 @@ class _Talk:
                 single = (
                     _single_match(query, found.data["products"]) if found and found.ok else None
                 )
-            if single is None or not _names_all(query, single["name"]):
+            if single is None or not _names_any(own, _described(single)):
                 return False  # a part that is not a product ("paso a recogerlas")
             head = head or query.split()[0]
             picks.append((single["id"], quantity or 1))
@@ -1484,6 +1485,16 @@ def _names_all(query: str, name: str) -> bool:
     )
 
 
+def _names_any(query: str, name: str) -> bool:
+    """Whether some word of ``query`` (of 3+ letters) is a word of ``name``."""
+    names = fold(name).split()
+    return any(
+        any(w == n or _same_stem(w, n) or fuzz.ratio(w, n) >= 85 for n in names)
+        for w in fold(query).split()
+        if len(w) >= 3
+    )
+
+
 def _singular_score(wanted: str, name: str) -> float:
     words = wanted.split()
     if not words:
@@ -1518,4 +1529,15 @@ def _single_match(query: str, products: list[dict[str, Any]]) -> dict[str, Any] 
     covering = [p for p in products if covers(p)]
     if len(covering) == 1 and len(words) >= 2:
         return covering[0]
+    # Words that name none of the products ("otra toalla pero esa la paso a recoger")
+    # say nothing about which one is meant: judge by the others.
+    known = {w for w in words if any(_names_any(w, _described(p)) for p in products)}
+    if known and known != words:
+        narrowed = [p for p in products if all(_names_any(w, _described(p)) for w in known)]
+        if len(narrowed) == 1:
+            return narrowed[0]
     return None
+
+
+def _described(product: dict[str, Any]) -> str:
+    return " ".join([product["name"], *map(str, (product.get("attributes") or {}).values())])
