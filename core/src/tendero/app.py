@@ -102,18 +102,21 @@ def create_app(
         timeout = aiohttp.ClientTimeout(total=30, connect=10)
         app[HTTP_CLIENT] = aiohttp.ClientSession(timeout=timeout)
         runner = app[TURN_RUNNER]
-        if hasattr(runner, "start"):
-            await runner.start()
-        pipeline = await _start_pipeline(app)
-        await call_hook(pm, "startup", app=app)
-        log.info("tendero started", version=__version__, database=app[DATABASE].dialect)
+        pipeline: Pipeline | None = None
         try:
+            if hasattr(runner, "start"):
+                await runner.start()
+            pipeline = await _start_pipeline(app)
+            await call_hook(pm, "startup", app=app)
+            log.info("tendero started", version=__version__, database=app[DATABASE].dialect)
             yield
         finally:
             # Running turns finish (or stay pending for the next start) before the
-            # database closes.
-            await pipeline.stop()
-            await app[INBOX_WRITER].stop()
+            # database closes; after a failed start (a plugin's startup raised) whatever
+            # was opened is closed all the same.
+            if pipeline is not None:
+                await pipeline.stop()
+                await app[INBOX_WRITER].stop()
             if hasattr(runner, "close"):
                 await runner.close()
             # One failing plugin must not keep the others, or the database, open.

@@ -57,6 +57,7 @@ from tendero.agent.nlu.vocab import (
     FILLER_WORDS,
     GREETINGS,
     REMOVE_VERBS,
+    STREET_TYPES,
     TENS_EN,
     TENS_ES,
     UNITS_EN,
@@ -74,6 +75,7 @@ ADD_PHRASES = (
     "add", "also", "plus", "as well", "too", "another", "otra", "otro",
 )  # fmt: skip
 BUY_PHRASES = (
+    "regalas", "me regalas", "regalame", "me pasas", "pasame", "lemme get", "let me get",
     "grab", "i'll grab", "take", "aparta", "apartame", "reservame", "separame", "encargo",
     "pido", "quiero", "quisiera", "dame", "deme", "me das", "me da", "mandame", "mándame",
     "me llevo", "llevo", "compro", "comprar", "ocupo", "necesito", "apartame", "pideme",
@@ -135,6 +137,21 @@ TOTAL_PHRASES = (
     "cuanto es todo", "cual es el total", "el total", "mi total", "what's my total",
     "whats my total", "my total", "how much do i owe", "how much is it all", "the total",
 )  # fmt: skip
+PAYMENT_QUESTION_PHRASES = (
+    "aceptan tarjeta", "con tarjeta", "tarjeta de credito", "meses sin intereses",
+    "formas de pago", "forma de pago", "metodos de pago", "como puedo pagar", "como se paga",
+    "aceptan efectivo", "pago en efectivo", "contra entrega", "paypal", "mercado pago",
+    "do you accept", "credit card", "debit card", "payment methods", "how can i pay",
+    "how do i pay", "cash on delivery", "pay with card",
+)  # fmt: skip
+REMOVE_EXTRA_PHRASES = (
+    "scratch that", "scratch the", "forget the", "olvida el", "olvida la", "olvida los",
+    "olvida las", "never mind the", "nevermind the", "mejor sin",
+)  # fmt: skip
+CHANGE_PLACE_WORDS = (
+    "mejor", "cambia", "cambiar", "cambiala", "cambialo", "en vez", "instead", "change",
+    "actually", "switch", "prefiero", "rather", "make it",
+)  # fmt: skip
 MORE_PHRASES = ("mas", "más", "more", "otra", "otro", "otras", "otros", "another", "extra")
 THANKS_PHRASES = ("gracias", "muchas gracias", "mil gracias", "thanks", "thank you", "thx", "ty")
 GOODBYE_PHRASES = (
@@ -162,7 +179,8 @@ NOISE_WORDS = (
     vale sale bueno perfecto perfect great cool nice genial what whats which cual cuales
     those these esos esas estos estas eso that this of de then entonces luego pues there
     alli ahi aqui here grab take aparta apartame apartas reserva reservame separame
-    guardame encargo encargar pedir pido ordenar
+    guardame encargo encargar pedir pido ordenar regalas regala regalame pasas pasame
+    jaja jajaja jeje haha lol perdon perdón sorry oops ugh ay uy completar let get
     """.split()
     )
     | FILLER_WORDS
@@ -178,6 +196,10 @@ NUMBER_WORDS = frozenset(
 # Postal codes the customer labelled, even when malformed ("CP 0394"): told, not ignored.
 _LABELLED_POSTAL = re.compile(
     r"(?i)\b(?:c\.?\s?p\.?|c[oó]digo\s+postal|zip(?:\s+code)?|postal\s+code)\s*:?\s*([0-9][0-9 -]{1,9}[0-9])\b"
+)
+# "scratch that, no creatine" / "sin la gorra": a cart line dropped.
+_NOT_ANY = re.compile(
+    r"(?i)(?:^|[,;.]\s*)(?:no|sin|without|no more)\s+(?:the\s+|el\s+|la\s+|los\s+|las\s+)?([a-záéíóúñü][\w\sáéíóúñü-]*)$"
 )
 # A too short or too long number after a US state code: a mistyped ZIP.
 _TRAILING_BAD_ZIP = re.compile(r"\b([A-Z]{2})\s+(\d{1,4}|\d{6,8})\s*$")
@@ -233,6 +255,8 @@ ABBREVIATIONS = {
     "dlls": "dólares", "dls": "dólares", "pz": "pieza", "pzs": "piezas",
     "kiero": "quiero", "qiero": "quiero", "kero": "quiero", "gimme": "give me",
     "wanna": "want", "gotta": "need", "lemme": "let me", "pls.": "please",
+    "porfis": "por favor", "porfas": "por favor", "pa": "para", "r": "are", "n": "and",
+    "im": "i'm", "dont": "don't",
 }  # fmt: skip
 # Sizes as customers write them -> as catalogs do ("2 libras" -> "2 lb").
 UNIT_WORDS = {
@@ -262,7 +286,8 @@ ADDRESS_INTRO_WORDS = frozenset(
     dirección address la el the esta this vez time mandalo mándalo mandala mándala envialo
     envíalo enviala envíala send ship it to a al envio envío porfa please por favor
     domicilio casa home delivery deliver entonces then ahora now ah oh bueno well hey hola
-    mejor better instead here aqui aquí
+    mejor better instead here aqui aquí can could you u would it's its that's thats
+    here's heres sorry actually otra other different diferente address: direccion:
     """.split()
 )
 
@@ -441,6 +466,7 @@ class _Talk:
             self.side_questions,
             self.delivery_switch,
             self.extra_product,
+            self.location_switch,
             self.answer_to_question,
             self.checkout,
             self.reference,
@@ -504,6 +530,12 @@ class _Talk:
                 self.say(self.delivery_options())
                 await self.resume()
                 return True
+        if _has(text, PAYMENT_QUESTION_PHRASES) and ("?" in text or not self.state.cart):
+            self.say(self.r.t("side.payment"))
+            if self.turn.store.company.business_context:
+                self.say(self.r.side_answer("business"))
+            await self.resume()
+            return True
         if _has(text, SHIPPING_TIME_PHRASES) and self.turn.store.company.business_context:
             self.say(self.r.side_answer("business"))
             await self.resume()
@@ -522,6 +554,8 @@ class _Talk:
             if amount is None:
                 return False
             self.say(self.r.answer_fx(amount, question.currency))
+            if self.state.focus is not None and not self.state.line(self.state.focus):
+                self.ask("quantity")
         else:
             topic = {
                 "hours": "hours",
@@ -534,18 +568,27 @@ class _Talk:
         return True
 
     def looks_like_address(self, text: str) -> bool:
+        """An email, a postal code with more, or a numbered street of a known type
+        ("Av. Juárez 1200") — not "3 pink shakers"."""
         fields = self.address_fields(_clean_address(text))
-        return bool(extract_email(text)) or (
-            len(fields) >= 2 and bool(fields.keys() & {"house_number", "postal_code"})
+        street_words = set(_words(fields.get("street", "")))
+        return (
+            bool(extract_email(text))
+            or ("postal_code" in fields and len(fields) >= 2)
+            or ("house_number" in fields and bool(street_words & STREET_TYPES))
         )
 
     async def names_products(self, text: str) -> bool:
-        """Whether the message asks for products (besides anything else it says)."""
+        """Whether the message names products (besides anything else it says): a word of
+        it is a word of a product's name (one no longer sold counts too)."""
         query = _product_query(text, drop_numbers=True)
         if not query:
             return False
-        found = await self.commerce.catalog.search(query, limit=1)
-        return bool(found)
+        found = await self.commerce.catalog.search(query, limit=3)
+        if any(_names_any(query, p.name) for p in found):
+            return True
+        gone = await self.commerce.catalog.discontinued_match(query)
+        return gone is not None and _names_any(query, gone.name)
 
     def delivery_options(self) -> str:
         store = self.turn.store
@@ -587,13 +630,19 @@ class _Talk:
         """The amount a "how much in dollars?" is about: a product named in the message,
         the quote, the cart, or the product talked about last."""
         query = _product_query(re.sub(r"(?i)\b(en|in)\s+\w+\s*\??$", "", text))
+        query = " ".join(w for w in query.split() if not mentioned_currency(w))
         if query:
-            found = await self.commerce.catalog.search(query, limit=1)
-            currency_only = all(
-                w in {"dolares", "dollars", "usd", "euros", "dls", "dlls"} for w in query.split()
-            )
-            if found and not currency_only:
-                return found[0].price
+            found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
+            if found.ok:
+                products = found.data["products"]
+                product = _single_match(query, products) or products[0]
+                # The product goes with the answer, and "I'll take one" means it.
+                self.say(
+                    self.r.t("alt.item", name=product["name"], price=self.r.money(product["price"]))
+                )
+                self.state.focus = product["id"]
+                self.state.last_list = [product["id"]]
+                return to_decimal(product["price"])
         if self.state.quote is not None:
             return to_decimal(self.state.quote.total)
         if self.state.cart:
@@ -618,6 +667,15 @@ class _Talk:
             and not _has(text, REMOVE_VERBS, fuzzy=False)
         ):
             edit = None  # "agrégame una gorra": "gorra" only looks like "borra"
+        if edit is None and self.state.cart:
+            dropped = _NOT_ANY.search(text)
+            target = dropped.group(1) if dropped else None
+            if target is None and _has(text, REMOVE_EXTRA_PHRASES):
+                target = _product_query(text, True) or None
+            product_id = await self.named_line(target) if target else None
+            if product_id is not None:
+                await self.say_cart_change(await self.commerce.remove(self.state, product_id))
+                return True
         change = _CHANGE_TO.match(text)
         if change and self.state.cart:
             quantity = parse_quantity(change.group(2))
@@ -693,6 +751,17 @@ class _Talk:
         in_cart = [p.id for p in found if self.state.line(p.id)]
         return in_cart[0] if in_cart else None
 
+    async def named_line(self, words: str) -> int | None:
+        """The cart line whose product ``words`` name (in either language), if any."""
+        for line in self.state.cart:
+            if _names_any(words, line.name):
+                return line.product_id
+        query = _product_query(words, True)
+        found = await self.commerce.catalog.search(query, limit=TOO_MANY_OPTIONS) if query else []
+        return next(
+            (p.id for p in found if self.state.line(p.id) and _names_any(query, p.name)), None
+        ) or next((p.id for p in found[:1] if self.state.line(p.id)), None)
+
     async def say_cart_change(self, result: ActionResult, alternatives: bool = True) -> None:
         extra: dict[str, Any] = {}
         if result.code == "out_of_stock" and alternatives:
@@ -732,6 +801,8 @@ class _Talk:
     async def checkout(self, text: str) -> bool:
         if not is_checkout(text):
             return False
+        if "?" in text and await self.names_products(text):
+            return False  # "¿tienen pay de queso?": a product, not "pay"
         if not self.state.cart and self.state.awaiting_receipt_for is not None:
             return False  # "ya" / "listo" after the bank details: about the payment
         result = await self.commerce.start_checkout(self.state)
@@ -932,6 +1003,20 @@ class _Talk:
         else:
             self.ask("delivery", self.delivery_choices())
 
+    async def location_switch(self, text: str) -> bool:
+        """ "Mejor en Providencia", "make it Del Valle instead": another pickup store."""
+        if self.state.delivery_method != "pickup" or not self.state.checkout:
+            return False
+        if self.state.asked == "location":
+            return False  # answered in answer_to_question
+        named = match_locations(_product_query(text, True), self.turn.store.locations)
+        if len(named) != 1 or named[0].name == self.state.pickup_location:
+            return False
+        if not (_has(text, CHANGE_PLACE_WORDS) or len(_words(text)) <= 4):
+            return False
+        await self.choose_location(named[0].name)
+        return True
+
     async def choose_location(self, name: str) -> None:
         result = await self.commerce.choose_pickup_location(self.state, name)
         if not (result.ok and result.data.get("next_step") == CONFIRMATION):
@@ -949,8 +1034,22 @@ class _Talk:
             if answer is True:
                 await self.use_saved()
                 return True
-            if answer is False:
+            if answer is False or _has(
+                text,
+                (
+                    "otra direccion",
+                    "other address",
+                    "different address",
+                    "new address",
+                    "nueva direccion",
+                ),
+            ):
                 self.state.declined_saved = True
+                if not self.state.email and self.state.saved_email:
+                    # Another address, the same person: the email still holds.
+                    await self.commerce.set_fields(self.state, email=self.state.saved_email)
+                if await self.answer_fields(text):
+                    return True
                 self.say(self.r.ask_fields(await self.missing()))
                 self.ask("fields")
                 return True
@@ -1064,7 +1163,13 @@ class _Talk:
             question = "?" in text or _has(
                 text, ("how", "what", "when", "cuanto", "como", "cuando", "que")
             )
-            if not parsed and len(asked_now) == 1 and not email and not question:
+            if (
+                not parsed
+                and len(asked_now) == 1
+                and not email
+                and not question
+                and yes_no(text) is None
+            ):
                 value = _clean_address(text).strip(" .")
                 if asked_now[0] == "postal_code" and not re.search(r"\d", value):
                     value = ""
@@ -1119,54 +1224,57 @@ class _Talk:
             return True
         return await self.narrow_list(ref.descriptor or "", text, quantity)
 
-    async def narrow_list(self, descriptor: str, text: str, quantity: int | None = None) -> bool:
-        """The listed products the words describe: one -> it; several -> a shorter list."""
-        if not descriptor:
-            return False
+    async def listed(self) -> list[dict[str, Any]]:
+        """The products of the last list, in order."""
         products = []
         for pid in self.state.last_list:
             result = await self.commerce.show_product(self.state, pid)
             if result.ok:
                 products.append(result.data["product"])
+        return products
+
+    async def described_in_list(
+        self, descriptor: str, products: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The listed products ``descriptor`` describes ("the large one", "la de 2 libras",
+        "the black one" for "Negro")."""
         words = set(fold(descriptor).split())
         if words & BIG_WORDS or words & SMALL_WORDS:
             ordered = sorted(products, key=_size_number)
             if ordered and _size_number(ordered[0]) != _size_number(ordered[-1]):
-                chosen = ordered[-1] if words & BIG_WORDS else ordered[0]
-                await self.pick(chosen["id"], quantity, info=_has(text, INFO_PHRASES))
-                return True
+                return [ordered[-1] if words & BIG_WORDS else ordered[0]]
         wanted = [
             w
             for w in _size_words(descriptor)
             if w not in NOISE_WORDS and (w.isdigit() or w not in NUMBER_WORDS)
         ]
         if not wanted:
-            return False
-        matching = []
-        for product in products:
-            described = " ".join(
-                [
-                    product["name"],
-                    product.get("sku") or "",
-                    *map(str, (product.get("attributes") or {}).values()),
-                ]
-            )
-            hay_words = _size_words(described)
+            return []
+        matching = [
+            product
+            for product in products
             if all(
                 any(
                     w == h
                     or (len(w) >= 4 and not w.isdigit() and fuzz.ratio(w, h) >= 80)
                     or _same_stem(w, h)
-                    for h in hay_words
+                    for h in _size_words(f"{_described(product)} {product.get('sku') or ''}")
                 )
                 for w in wanted
-            ):
-                matching.append(product)
+            )
+        ]
         if not matching:
-            # Words of the other language ("the black one" for "Negro"): the catalog
-            # search knows them; keep what it finds among the listed products.
+            # Words of the other language: the catalog search knows them.
             found = {p.id for p in await self.commerce.catalog.search(" ".join(wanted), limit=20)}
             matching = [p for p in products if p["id"] in found]
+        return matching
+
+    async def narrow_list(self, descriptor: str, text: str, quantity: int | None = None) -> bool:
+        """The listed products the words describe: one -> it; several -> a shorter list."""
+        if not descriptor:
+            return False
+        products = await self.listed()
+        matching = await self.described_in_list(descriptor, products)
         available = [p for p in matching if p.get("in_stock", True)]
         if len(matching) > 1 and len(available) == 1:
             matching = available  # of two sizes, only one can be sold
@@ -1198,9 +1306,15 @@ class _Talk:
         await self.say_cart_change(result)
 
     async def product_request(self, text: str) -> bool:
+        if (
+            not self.state.checkout
+            and self.looks_like_address(text)
+            and not _has(text, BUY_PHRASES)
+        ):
+            return False  # an address with nothing to send yet is not an order of 27 ropes
         cheap, pricey = _has(text, CHEAP_PHRASES), _has(text, PRICEY_PHRASES)
         if cheap or pricey:
-            return await self.extreme_price(_product_query(text, drop_numbers=True), cheap)
+            return await self.extreme_price(_product_query(text, drop_numbers=True), cheap, text)
         if await self.several_items(text):
             return True
         quantity, query, found = await self.understand_item(text)
@@ -1235,7 +1349,9 @@ class _Talk:
         method = (
             _delivery(text) if self.turn.store.workflow.value == "shipping_and_pickup" else None
         )
-        buying = quantity is not None or _has(text, BUY_PHRASES) or method is not None
+        buying = (
+            quantity is not None or _has(text, BUY_PHRASES) or method is not None or _requests(text)
+        )
         await self.show_found(
             found, quantity, buying=buying and not _has(text, INFO_PHRASES), text=text
         )
@@ -1296,16 +1412,42 @@ class _Talk:
         return amount, query, found
 
     async def several_items(self, text: str) -> bool:
-        """ "Una gorra negra y 2 shakers rosas": every part names one product -> all of
-        them go into the cart at once."""
-        parts = [p for p in _ITEM_SEPARATORS.split(text) if p and _product_query(p, True)]
+        """ "Una gorra negra y 2 shakers rosas", "the big one and 4 vanilla conchas", "dame
+        las 90 y 10 de vainilla": every part names one product (or points into the last
+        list, or gives a quantity of the product talked about) -> all go into the cart at
+        once. Parts that name nothing ("jaja perdón", "paso a recogerlas") are skipped;
+        anything unclear leaves the message to the one-product reading."""
+        parts = [p for p in _ITEM_SEPARATORS.split(text) if p and p.strip()]
         if len(parts) < 2:
             return False
-        picks = []
-        head = ""  # "6 conchas de vainilla y 6 de chocolate": the second are conchas too
+        focus = self.state.focus
+        head = ""
+        if focus is not None:
+            shown = await self.commerce.show_product(self.state, focus)
+            if shown.ok:
+                head = _product_query(shown.data["product"]["name"], True).split()[0]
+        picks: list[tuple[int, int, bool]] = []  # (product, quantity, set instead of add)
+        listed = await self.listed() if len(self.state.last_list) > 1 else []
         for part in parts:
+            own = _product_query(part, True)
+            if not own:
+                amount = parse_quantity(part)
+                if amount is not None and focus is not None:
+                    picks.append((focus, amount, self.state.line(focus) is not None))
+                continue
+            ref = parse_reference(part)
+            if listed and ref is not None:
+                chosen = None
+                if ref.index is not None and 0 < ref.index <= len(listed):
+                    chosen = listed[ref.index - 1]
+                elif ref.descriptor:
+                    described = await self.described_in_list(ref.descriptor, listed)
+                    chosen = described[0] if len(described) == 1 else None
+                if chosen is not None:
+                    amount = parse_quantity(part.replace(str(ref.index or ""), " "))
+                    picks.append((chosen["id"], amount or 1, False))
+                    continue
             quantity, query, found = await self.understand_item(part)
-            own = query
             single = _single_match(query, found.data["products"]) if found and found.ok else None
             if single is None and head and head not in query.split():
                 amount, query, found = await self.understand_item(f"{head} {part}")
@@ -1314,14 +1456,22 @@ class _Talk:
                     _single_match(query, found.data["products"]) if found and found.ok else None
                 )
             if single is None or not _names_any(own, _described(single)):
-                return False  # a part that is not a product ("paso a recogerlas")
+                if await self.names_products(part):
+                    return False  # a product, but which one is unclear
+                continue  # not about a product at all
             head = head or query.split()[0]
-            picks.append((single["id"], quantity or 1))
+            picks.append((single["id"], quantity or 1, False))
+        if len(picks) < 2:
+            return False
         more = self.r.t("cart.more")
-        for i, (product_id, quantity) in enumerate(picks):
+        for i, (product_id, quantity, replace) in enumerate(picks):
             self.state.focus = product_id
             before = len(self.out.blocks)
-            await self.say_cart_change(await self.commerce.add(self.state, product_id, quantity))
+            if replace:
+                result = await self.commerce.set_quantity(self.state, product_id, quantity)
+            else:
+                result = await self.commerce.add(self.state, product_id, quantity)
+            await self.say_cart_change(result)
             if i < len(picks) - 1 and len(self.out.blocks) > before:
                 self.out.blocks[-1] = self.out.blocks[-1].replace(more, "").strip()
         self.state.last_list = []
@@ -1390,7 +1540,7 @@ class _Talk:
             ],
         )
 
-    async def extreme_price(self, query: str, cheapest: bool) -> bool:
+    async def extreme_price(self, query: str, cheapest: bool, text: str = "") -> bool:
         """The cheapest (or priciest) of what the customer names, else of the last list."""
         extreme = {w for p in (*CHEAP_PHRASES, *PRICEY_PHRASES) for w in _words(p)}
         query = " ".join(w for w in query.split() if w not in extreme)
@@ -1410,6 +1560,10 @@ class _Talk:
         chosen = pick(products, key=lambda p: to_decimal(p["price"]))
         self.state.focus = chosen["id"]
         self.state.last_list = [chosen["id"]]
+        quantity = parse_quantity(text)
+        if quantity is not None or _has(text, BUY_PHRASES):
+            await self.pick(chosen["id"], quantity)  # "the cheaper one, 2 of them"
+            return True
         self.say(self.r.t("cheapest" if cheapest else "priciest"))
         self.say(self.r.product_details(chosen))
         self.ask("quantity")
@@ -1474,6 +1628,18 @@ def _quantity_besides(text: str, name: str, default: int | None) -> int | None:
         words = [w for w in words if w not in number_words]
         found = True
     return parse_quantity(" ".join(words)) if found else default
+
+
+_ARTICLE_START = re.compile(
+    r"(?i)^\s*(?:\w+\s*,\s*)?(?:(?:y|and|ok|okay|then|entonces|pues|ugh)\s+)*"
+    r"(?:un|una|unos|unas|a|an|one)\s+"
+)
+
+
+def _requests(text: str) -> bool:
+    """ "Unos guantes grandes porfa", "a gym towel then": a product asked for without a
+    verb (an article opening the request, or a please)."""
+    return bool(_ARTICLE_START.match(text)) or _has(text, ("porfa", "por favor", "please", "pls"))
 
 
 def _names_all(query: str, name: str) -> bool:

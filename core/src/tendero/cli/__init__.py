@@ -56,3 +56,8 @@ def main(**_: Any) -> None:
 
     Settings come from TENDERO_* environment variables or ./tendero.toml.
     """
+    from tendero.logging import configure_logging
+
+    # Log lines (plugins' too) go to stderr, never into data a command prints; `serve`
+    # and `chat` set their own level.
+    configure_logging("warning")
