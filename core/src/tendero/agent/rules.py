@@ -1143,9 +1143,10 @@ class _Talk:
         if email:
             fields["email"] = email
         elif "@" in text and "email" in missing:
-            fields["email"] = next((w for w in text.split() if "@" in w), text)
+            # A mistyped email ("kelly.r@gmail"): refused with the reason by set_fields.
+            fields["email"] = next((w for w in text.split() if "@" in w), text).strip(",;.")
         if step == SHIPPING_ADDRESS:
-            rest = text.replace(email, " ") if email else text
+            rest = " ".join(w for w in text.split() if "@" not in w)
             rest = _clean_address(_FIELD_LABELS.sub(" ", rest))
             parsed = self.address_fields(rest) if rest.strip(" ,.;") else {}
             fields.update(parsed)
@@ -1203,6 +1204,8 @@ class _Talk:
         """ "La 2", "el de chocolate", "the large one": a product of the last list."""
         if not self.state.last_list:
             return False
+        if _ITEM_SEPARATORS.search(text) and await self.several_items(text):
+            return True  # "the big one and 4 vanilla conchas"
         ref = parse_reference(text)
         if ref is None:
             if len(self.state.last_list) < 2:
@@ -1412,6 +1415,13 @@ class _Talk:
         return amount, query, found
 
     async def several_items(self, text: str) -> bool:
+        shown = list(self.state.last_list)
+        if await self._several_items(text):
+            return True
+        self.state.last_list = shown  # the searches of a failed reading leave no trace
+        return False
+
+    async def _several_items(self, text: str) -> bool:
         """ "Una gorra negra y 2 shakers rosas", "the big one and 4 vanilla conchas", "dame
         las 90 y 10 de vainilla": every part names one product (or points into the last
         list, or gives a quantity of the product talked about) -> all go into the cart at
@@ -1427,12 +1437,14 @@ class _Talk:
             if shown.ok:
                 head = _product_query(shown.data["product"]["name"], True).split()[0]
         picks: list[tuple[int, int, bool]] = []  # (product, quantity, set instead of add)
-        listed = await self.listed() if len(self.state.last_list) > 1 else []
+        listed = await self.listed() if self.state.last_list else []
         for part in parts:
             own = _product_query(part, True)
             if not own:
                 amount = parse_quantity(part)
-                if amount is not None and focus is not None:
+                if amount is not None and picks:
+                    picks[-1] = (picks[-1][0], amount, picks[-1][2])  # "the 2nd one, just 1"
+                elif amount is not None and focus is not None:
                     picks.append((focus, amount, self.state.line(focus) is not None))
                 continue
             ref = parse_reference(part)
@@ -1440,6 +1452,8 @@ class _Talk:
                 chosen = None
                 if ref.index is not None and 0 < ref.index <= len(listed):
                     chosen = listed[ref.index - 1]
+                elif ref.descriptor and len(listed) == 1:
+                    chosen = listed[0]  # "the big one" right after it was shown
                 elif ref.descriptor:
                     described = await self.described_in_list(ref.descriptor, listed)
                     chosen = described[0] if len(described) == 1 else None
@@ -1631,7 +1645,7 @@ def _quantity_besides(text: str, name: str, default: int | None) -> int | None:
 
 
 _ARTICLE_START = re.compile(
-    r"(?i)^\s*(?:\w+\s*,\s*)?(?:(?:y|and|ok|okay|then|entonces|pues|ugh)\s+)*"
+    r"(?i)^\s*(?:[\w\s]{0,20},\s*)?(?:(?:y|and|ok|okay|then|entonces|pues|ugh)\s+)*"
     r"(?:un|una|unos|unas|a|an|one)\s+"
 )
 

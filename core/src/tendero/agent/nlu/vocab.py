@@ -225,7 +225,9 @@ SIDE_QUESTIONS: dict[str, tuple[str, ...]] = {
     "hours": (
         "horario", "horarios", "a que hora", "que horas", "abren", "cierran", "abierto",
         "estan abiertos", "hours", "opening hours", "what time", "open today", "are you open",
-        "when do you open", "when do you close", "business hours",
+        "when do you open", "when do you close", "business hours", "open on", "open sundays",
+        "open on sunday", "open tomorrow", "closing time", "abren el", "abren los", "abren hoy",
+        "cierran hoy", "abren mañana", "a que hora cierran", "a que hora abren",
     ),
     "location": (
         "donde estan", "dónde están", "donde se ubican", "ubicacion", "ubicación",
