@@ -241,8 +241,8 @@ def _strip_greeting(text: str) -> tuple[bool, str]:
                 continue
             if seen >= count:
                 kept.append(piece)
-        text = "".join(kept).strip(" ,.;:!¡¿?")
-        if not text:
+        text = "".join(kept).lstrip(" ,.;:!¡¿?")
+        if not text.strip(" ,.;:!¡¿?"):
             return True, ""
 
 
@@ -305,8 +305,8 @@ def _clean_address(text: str) -> str:
         words = segment.split()
         while words and fold(words[0].strip(".!¡¿?")) in ADDRESS_INTRO_WORDS:
             words.pop(0)
-        if words:
-            kept.append(" ".join(words))
+        if words and re.search(r"[^\W_]", " ".join(words)):
+            kept.append(" ".join(words).strip(" ?¿!¡"))
     return ", ".join(kept)
 
 
@@ -1135,6 +1135,8 @@ class _Talk:
 
     async def answer_fields(self, text: str) -> bool:
         """Email, address fields and plugin fields out of one message."""
+        if "?" in text and not self.looks_like_address(text):
+            return False  # a question asked in the middle, not the details
         missing = await self.missing()
         nxt = await self.commerce.next(self.state)
         step = nxt["step"] if nxt else None
@@ -1142,11 +1144,13 @@ class _Talk:
         email = extract_email(text)
         if email:
             fields["email"] = email
-        elif "@" in text and "email" in missing:
-            # A mistyped email ("kelly.r@gmail"): refused with the reason by set_fields.
-            fields["email"] = next((w for w in text.split() if "@" in w), text).strip(",;.")
+        elif broken := [w.strip(",;.") for w in text.split() if _looks_like_email(w)]:
+            # A mistyped email ("kelly.r@gmail", "kelly.r.gmail.com"): refused with the
+            # reason by set_fields, and never read as part of the address.
+            if "email" in missing:
+                fields["email"] = broken[0]
         if step == SHIPPING_ADDRESS:
-            rest = " ".join(w for w in text.split() if "@" not in w)
+            rest = " ".join(w for w in text.split() if not _looks_like_email(w))
             rest = _clean_address(_FIELD_LABELS.sub(" ", rest))
             parsed = self.address_fields(rest) if rest.strip(" ,.;") else {}
             fields.update(parsed)
@@ -1648,6 +1652,14 @@ _ARTICLE_START = re.compile(
     r"(?i)^\s*(?:[\w\s]{0,20},\s*)?(?:(?:y|and|ok|okay|then|entonces|pues|ugh)\s+)*"
     r"(?:un|una|unos|unas|a|an|one)\s+"
 )
+
+
+_DOMAIN_LIKE = re.compile(r"(?i)^[\w.+-]+\.(?:com|net|org|mx|es|edu|io|co|us|gob)(?:\.[a-z]{2})?[,;.]?$")
+
+
+def _looks_like_email(word: str) -> bool:
+    """An email, or what is left of one typed wrong."""
+    return "@" in word or bool(_DOMAIN_LIKE.match(word))
 
 
 def _requests(text: str) -> bool:

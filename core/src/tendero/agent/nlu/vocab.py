@@ -237,7 +237,10 @@ SIDE_QUESTIONS: dict[str, tuple[str, ...]] = {
     ),
     "returns": (
         "devolucion", "devolución", "devoluciones", "devolver", "reembolso", "garantia",
-        "garantía", "cambios", "hacer un cambio", "returns", "return policy", "return it",
+        "garantía", "cambios", "hacer un cambio", "puedo cambiar", "se puede cambiar",
+        "puedo cambiarlo", "puedo cambiarlos", "los puedo cambiar", "lo puedo cambiar",
+        "si no me queda", "si no me quedan", "returns", "return policy", "return it",
+        "can i return", "can i exchange", "doesn't fit", "does not fit",
         "refund", "refunds", "warranty", "exchange",
     ),
     "originality": (
