@@ -1335,7 +1335,7 @@ class _Talk:
             and found.ok
             and any(_names_all(query, p["name"]) for p in found.data["products"])
         )
-        if single is None and not named:
+        if not named:  # nothing sold has all the words: maybe something no longer sold
             gone = await self.commerce.catalog.discontinued_match(query)
             if gone is not None and _names_all(query, gone.name):
                 self.say(self.r.t("product.inactive", name=gone.name))
