@@ -28,7 +28,7 @@ from tendero.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(__file__).resolve().parent / "plugins"
 TENDERO_BIN = Path(sys.executable).parent / "tendero"
-BUILTINS = {"core", "whatsapp", "facebook", "instagram", "exporters", "web"}
+BUILTINS = {"core", "notifications", "whatsapp", "facebook", "instagram", "exporters", "web"}
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +64,15 @@ def test_every_builtin_is_found_through_the_entry_point_group() -> None:
     assert infos["exporters"].hooks == ["register_exporters"]
     assert infos["whatsapp"].hooks == ["register_channels"]
     assert infos["web"].hooks == ["register_routes"]
+    assert infos["notifications"].distribution == "tendero"
+    assert infos["notifications"].hooks == [
+        "conversation_needs_human",
+        "order_created",
+        "order_status_changed",
+        "payment_status_changed",
+        "shutdown",
+        "startup",
+    ]
 
 
 def test_allow_list_loads_only_the_named_plugins() -> None:
@@ -326,7 +335,7 @@ def test_tendero_plugins_json() -> None:
         "module": "tendero_instagram.plugin",
         "hooks": ["register_channels"],
     }
-    assert plugins["core"]["hooks"] == ["search_products", "shutdown", "startup"]
+    assert plugins["core"]["hooks"] == ["agent_graph", "search_products", "shutdown", "startup"]
 
 
 # --- channels --------------------------------------------------------------------------------------

@@ -544,7 +544,15 @@ async def test_receipt_only_when_awaiting(db: Database, tmp_path: Any) -> None:
     assert order.payment_status == "proof_received"
     assert [r.file_path for r in order.receipts] == ["receipts/1.png"]
     assert state.awaiting_receipt_for is None
-    assert (await commerce.attach_receipt(state, "r2.png", "image/png")).code == (
+    assert await commerce.next(state) is None
+    # A clearer copy sent afterwards is kept on the same order, for the merchant to see.
+    again = await commerce.attach_receipt(state, "receipts/2.png", "image/png")
+    assert again.ok and again.data["order_number"] == number
+    async with db.read_session() as session:
+        order = await get_order(session, number)
+    assert [r.file_path for r in order.receipts] == ["receipts/1.png", "receipts/2.png"]
+    # A new order (new cart) is what a later receipt waits for; none is pending now.
+    state.reset_after_order(number + 1, awaiting_receipt=False)
+    assert (await commerce.attach_receipt(state, "r3.png", "image/png")).code == (
         "not_awaiting_receipt"
     )
-    assert await commerce.next(state) is None

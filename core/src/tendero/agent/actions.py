@@ -780,13 +780,17 @@ class Commerce:
         media_type: str,
         message_id: int | None = None,
     ) -> ActionResult:
-        """Link a transfer receipt to the order awaiting one (``proof_received``)."""
+        """Link a transfer receipt to the order awaiting one (``proof_received``). A photo
+        after that (a clearer copy, a second transfer) is kept on the last order too."""
         number = state.awaiting_receipt_for
-        if number is None:
+        again = number is None and state.last_order_number is not None and state.receipt_sent
+        if number is None and not again:
             return _problem("not_awaiting_receipt", last_order_number=state.last_order_number)
+        number = number if number is not None else state.last_order_number
         async with order_transaction(self.db, self.pm) as session:
             await attach_receipt(session, number, file_path, media_type, message_id)
         state.awaiting_receipt_for = None
+        state.receipt_sent = True
         return _ok("receipt_attached", order_number=number, payment_status="proof_received")
 
 
@@ -820,7 +824,8 @@ def _local_iso(moment: datetime | None, timezone: str) -> str | None:
 
 
 _LOCATION_NOISE = frozenset(
-    "la el los las del de the of en in at store tienda sucursal branch shop one uno una".split()
+    """la el los las del de the of en in at on store tienda sucursal branch shop one uno una
+    que esta queda calle street avenida avenue av ave please porfa""".split()
 )
 
 
@@ -845,7 +850,17 @@ def match_locations(query: str, locations: Iterable[Location]) -> list[Location]
             for key in names
             if any(difflib.get_close_matches(w, key.split(), n=1, cutoff=0.8) for w in words)
         ]
-    return [names[key] for key in close]
+    found = [names[key] for key in close]
+    if found:
+        return found
+    # "The one on Colima", "la de avenida Guadalupe": a word of the location's address.
+    words = [w for w in wanted.split() if len(w) > 3 and w not in _LOCATION_NOISE]
+    by_address = [
+        loc
+        for loc in locations
+        if words and any(w in fold(loc.address).replace(",", " ").split() for w in words)
+    ]
+    return by_address
 
 
 __all__ = [

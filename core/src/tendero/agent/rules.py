@@ -56,6 +56,7 @@ from tendero.agent.nlu.matching import has_phrase, starts_with, tokens
 from tendero.agent.nlu.vocab import (
     FILLER_WORDS,
     GREETINGS,
+    HUMAN_PHRASES,
     REMOVE_VERBS,
     STREET_TYPES,
     TENS_EN,
@@ -83,6 +84,12 @@ BUY_PHRASES = (
     "give me", "get me", "i need", "buy", "order", "i'll get", "can i get", "can i have",
     "send me", "put", "agrega", "add",
 )  # fmt: skip
+STOCK_QUESTION_PHRASES = (
+    "in stock", "how many left", "how many are left", "how many do you have", "any left",
+    "cuantos quedan", "cuantas quedan", "cuantos te quedan", "cuantas te quedan",
+    "cuantos les quedan", "cuantas les quedan", "cuantos hay", "cuantas hay",
+    "hay existencia", "tienen existencia", "todavia tienen", "aun tienen", "still have",
+)  # fmt: skip
 PICKUP_EXTRA_PHRASES = (
     "pasar a la tienda", "paso a la tienda", "ir a la tienda", "voy a ir", "pasar a recoger",
     "recogerlo yo", "lo recogo", "recojerlo", "pasar por ello", "pick it up myself",
@@ -93,6 +100,7 @@ DEPOSIT_PHRASES = (
     "upfront", "advance payment",
 )  # fmt: skip
 INFO_PHRASES = (
+    *STOCK_QUESTION_PHRASES,
     "info", "informacion", "información", "detalles", "mas detalles", "que tal es",
     "como es", "cuentame", "cuéntame", "tell me more", "details", "more about", "what is",
     "describe", "specs", "cuanto cuesta", "cuanto cuestan", "cuanto sale", "cuanto salen",
@@ -152,6 +160,40 @@ CHANGE_PLACE_WORDS = (
     "mejor", "cambia", "cambiar", "cambiala", "cambialo", "en vez", "instead", "change",
     "actually", "switch", "prefiero", "rather", "make it",
 )  # fmt: skip
+CANCEL_PHRASES = (
+    "cancel", "cancela", "cancelar", "cancelalo", "ya no quiero nada", "ya no lo quiero",
+    "ya no los quiero", "ya no lo voy a querer", "ya no voy a querer", "no quiero nada",
+    "don't want anything", "dont want anything", "changed my mind", "cambie de opinion",
+    "forget it", "olvidalo", "never mind", "nevermind",
+)  # fmt: skip
+STORE_QUESTION_PHRASES = (
+    "tienen tienda", "tienen sucursal", "tienen local", "hay tienda", "hay sucursal",
+    "store in", "stores in", "location in", "branch in", "do you have a store",
+    "do you have a location", "tienda en", "sucursal en", "local en",
+)  # fmt: skip
+RECEIPT_QUESTION_PHRASES = (
+    "recibiste mi comprobante", "recibieron mi comprobante", "te llego el comprobante",
+    "les llego el comprobante", "llego mi comprobante", "llego mi pago", "recibiste mi pago",
+    "did you get my receipt", "got my receipt", "received my receipt", "get the receipt",
+    "did you get my payment", "did you receive",
+)  # fmt: skip
+READY_PHRASES = (
+    "cuando esta listo", "cuando estara listo", "a que hora esta listo", "a que hora estara",
+    "a que hora lo recojo", "a que hora paso", "cuando paso", "cuando lo recojo",
+    "when will it be ready", "when is it ready", "what time can i pick", "when can i pick",
+    "is it ready", "ya esta listo",
+)  # fmt: skip
+PHONE_WORDS = (
+    "cel",
+    "celular",
+    "cell",
+    "phone",
+    "tel",
+    "telefono",
+    "teléfono",
+    "whatsapp",
+    "mobile",
+)
 MORE_PHRASES = ("mas", "más", "more", "otra", "otro", "otras", "otros", "another", "extra")
 THANKS_PHRASES = ("gracias", "muchas gracias", "mil gracias", "thanks", "thank you", "thx", "ty")
 GOODBYE_PHRASES = (
@@ -181,6 +223,8 @@ NOISE_WORDS = (
     alli ahi aqui here grab take aparta apartame apartas reserva reservame separame
     guardame encargo encargar pedir pido ordenar regalas regala regalame pasas pasame
     jaja jajaja jeje haha lol perdon perdón sorry oops ugh ay uy completar let get
+    mandame mandamelas mandamelos enviame envíame traeme send same misma mismo mismas
+    mismos igual actually total left quedan queda quedan stock existencia todavia aun
     """.split()
     )
     | FILLER_WORDS
@@ -287,8 +331,29 @@ ADDRESS_INTRO_WORDS = frozenset(
     envíalo enviala envíala send ship it to a al envio envío porfa please por favor
     domicilio casa home delivery deliver entonces then ahora now ah oh bueno well hey hola
     mejor better instead here aqui aquí can could you u would it's its that's thats
+    going headed for para van
     here's heres sorry actually otra other different diferente address: direccion:
     """.split()
+)
+
+
+# A phone number ("512-555-0199", "(55) 1234 5678", "5512345678"), never an address part.
+def _sentence_breaks(text: str) -> str:
+    """``text`` with a comma where a sentence ends ("...80202. my cell is") but not after
+    an abbreviation ("Av. Juárez", "int. 3", "St. Louis")."""
+    out, last = [], 0
+    for match in re.finditer(r"\.\s+", text):
+        before = re.findall(r"[\wáéíóúñ]+$", text[: match.start()])
+        word = before[0] if before else ""
+        if word.isdigit() or len(word) >= 5:
+            out.append(text[last : match.start()] + ", ")
+            last = match.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+_PHONE = re.compile(
+    r"(?<![\d-])(?:\+?\d{1,3}[\s-])?(?:\(?\d{2,3}\)?[\s-]\d{3,4}[\s-]\d{4}|\d{10})(?![\d-])"
 )
 
 
@@ -299,9 +364,14 @@ def _clean_address(text: str) -> str:
         if not _FIELD_LABELS.search(intro + ":"):
             text = rest
     kept = []
-    for segment in re.split(r"[,;\n]+", text):
+    text = _PHONE.sub(" ", text)
+    for segment in re.split(r"[,;\n]+", _sentence_breaks(text)):
         if _has(segment, ("mismo", "misma", "same", "igual")):
             continue  # "el correo es el mismo": nothing new in this part
+        if _has(segment, PHONE_WORDS, fuzzy=False) or _has(
+            segment, ("in case", "por si", "driver", "repartidor")
+        ):
+            continue  # "my cell is ... in case the driver needs it"
         words = segment.split()
         while words and fold(words[0].strip(".!¡¿?")) in ADDRESS_INTRO_WORDS:
             words.pop(0)
@@ -420,7 +490,8 @@ class _Talk:
     # --- media and taps ---------------------------------------------------------------
 
     async def on_image(self, media: Any) -> None:
-        if self.state.awaiting_receipt_for is None:
+        another = self.state.receipt_sent and self.state.last_order_number is not None
+        if self.state.awaiting_receipt_for is None and not another:
             if self.turn.text.strip():
                 await self.on_text(self.turn.text.strip())
                 return
@@ -461,6 +532,7 @@ class _Talk:
         for handler in (
             self.human,
             self.cart_edit,
+            self.cancel,
             self.show_cart,
             self.same_details,
             self.side_questions,
@@ -480,12 +552,30 @@ class _Talk:
         await self.resume()
 
     async def human(self, text: str) -> bool:
-        if not is_human_request(text):
+        # Exact words only: "encargar 10 conchas" is not "encargado".
+        if not (is_human_request(text) and _has(text, HUMAN_PHRASES, fuzzy=False)):
             return False
         self.turn.handoff = "customer_request"
         self.say(self.r.handoff())
         self.ask(None)
         return True
+
+    async def cancel(self, text: str) -> bool:
+        """ "Cancela", "I changed my mind, I don't want anything": the cart is emptied."""
+        if not self.state.cart or not _has(text, CANCEL_PHRASES, fuzzy=False):
+            return False
+        if await self.names_products(text):
+            return False  # "cancela el café" is a change to the cart
+        await self.clear_cart()
+        return True
+
+    async def clear_cart(self) -> None:
+        for line in list(self.state.cart):
+            await self.commerce.remove(self.state, line.product_id)
+        self.state.checkout = False
+        self.state.step = None
+        self.say(self.r.t("cart.cleared"))
+        self.ask(None)
 
     async def show_cart(self, text: str) -> bool:
         total = (
@@ -530,6 +620,24 @@ class _Talk:
                 self.say(self.delivery_options())
                 await self.resume()
                 return True
+        if _has(text, STORE_QUESTION_PHRASES, fuzzy=False):
+            self.say(self.r.side_answer("locations"))  # where the stores really are
+            await self.resume()
+            return True
+        if self.state.last_order_number is not None and _has(text, RECEIPT_QUESTION_PHRASES):
+            number = self.state.last_order_number
+            if self.state.awaiting_receipt_for is not None:
+                self.say(self.r.t("receipt.waiting", number=number))
+            else:
+                self.say(self.r.t("receipt.received", number=number))
+            return True
+        if self.state.last_ready_at is not None and _has(text, READY_PHRASES):
+            data = {"ready_at": self.state.last_ready_at, "pickup_location": self.state.last_pickup}
+            self.say(self.r.ready_text(data))
+            place = self.state.last_pickup or {}
+            if place:
+                self.say(self.r.t("pickup.at", name=place["name"], address=place["address"]))
+            return True
         if _has(text, PAYMENT_QUESTION_PHRASES) and ("?" in text or not self.state.cart):
             self.say(self.r.t("side.payment"))
             if self.turn.store.company.business_context:
@@ -548,6 +656,14 @@ class _Talk:
             return True
         question = side_question(text)
         if question is None:
+            # Any other question: the merchant's own words, when some sentence of the
+            # business context or return policy is about it.
+            if "?" in text and not await self.names_products(text):
+                answer = self.faq_answer(text)
+                if answer:
+                    self.say(answer)
+                    await self.resume()
+                    return True
             return False
         if question.topic == "currency":
             amount = await self.amount_in_view(text)
@@ -613,6 +729,29 @@ class _Talk:
             lines.append(self.r.answer_locations())
         return "\n".join(lines)
 
+    def faq_answer(self, text: str) -> str:
+        """The sentences of the business context and return policy that share the
+        question's meaningful words ("¿llevan conservadores?" -> "Sin conservadores…");
+        "" when none does: the agent never makes an answer up."""
+        company = self.turn.store.company
+        source = f"{company.business_context}\n{company.return_policy}"
+        sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+|\n+", source) if x.strip()]
+        asked = [w for w in _words(text) if len(w) >= 5 and w not in NOISE_WORDS]
+        if not asked or not sentences:
+            return ""
+        scored = []
+        for sentence in sentences:
+            said = [w for w in _words(sentence) if len(w) >= 5]
+            score = sum(
+                1 for w in asked if any(_same_stem(w, x) or fuzz.ratio(w, x) >= 88 for x in said)
+            )
+            if score:
+                scored.append((score, sentence))
+        if not scored:
+            return ""
+        best = max(score for score, _ in scored)
+        return " ".join(sentence for score, sentence in scored if score == best)[:600]
+
     def deposit_answer(self) -> str:
         """What a pickup order asks in advance (and how much for the quoted order)."""
         store = self.turn.store
@@ -629,8 +768,14 @@ class _Talk:
     async def amount_in_view(self, text: str) -> Decimal | None:
         """The amount a "how much in dollars?" is about: a product named in the message,
         the quote, the cart, or the product talked about last."""
-        query = _product_query(re.sub(r"(?i)\b(en|in)\s+\w+\s*\??$", "", text))
-        query = " ".join(w for w in query.split() if not mentioned_currency(w))
+        whole = _has(
+            text, ("todo", "all", "everything", "total", "carrito", "cart", "pedido", "order")
+        )
+        if whole and (self.state.quote is not None or self.state.cart):
+            query = ""
+        else:
+            query = _product_query(re.sub(r"(?i)\b(en|in)\s+\w+\s*\??$", "", text))
+            query = " ".join(w for w in query.split() if not mentioned_currency(w))
         if query:
             found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
             if found.ok:
@@ -806,6 +951,15 @@ class _Talk:
         if not self.state.cart and self.state.awaiting_receipt_for is not None:
             return False  # "ya" / "listo" after the bank details: about the payment
         result = await self.commerce.start_checkout(self.state)
+        if (
+            result.ok
+            and result.data.get("next_step") == SHIPPING_ADDRESS
+            and (extract_email(text) or self.looks_like_address(text))
+        ):
+            # "Es todo, mi correo es ana@x.com y es para Guadalajara"
+            self.say(self.r.t("checkout.start"))
+            await self.answer_fields(text)
+            return True
         if result.ok and result.data.get("next_step") == CONFIRMATION:
             # Nothing to ask: straight to the read-back (which names the pickup place).
             method = (result.data.get("automatic") or {}).get("delivery_method")
@@ -1075,6 +1229,9 @@ class _Talk:
         return False
 
     async def answer_confirm(self, text: str) -> bool:
+        if _has(text, CANCEL_PHRASES, fuzzy=False) and not await self.names_products(text):
+            await self.clear_cart()
+            return True
         answer = yes_no(text)
         if answer is None and _has(
             text, ("confirmo", "confirmar", "confirm", "place the order", "hazlo", "do it")
@@ -1085,6 +1242,8 @@ class _Talk:
             self.say(self.r.render(result))
             if result.code == "order_created":
                 self.ask("receipt" if self.state.awaiting_receipt_for is not None else None)
+                self.state.last_ready_at = result.data.get("ready_at")
+                self.state.last_pickup = result.data.get("pickup_location")
             elif result.code in ("quote_required", "cart_changed", "price_changed") or (
                 result.code == "out_of_stock" and result.data.get("totals")
             ):
@@ -1327,9 +1486,6 @@ class _Talk:
         quantity, query, found = await self.understand_item(text)
         if not query:
             return await self.more_of_focus(text, quantity)
-        single = (
-            _single_match(query, found.data["products"]) if found is not None and found.ok else None
-        )
         named = (
             found is not None
             and found.ok
@@ -1350,7 +1506,12 @@ class _Talk:
             if _has(text, GOODBYE_PHRASES) or _has(text, THANKS_PHRASES):
                 self.say(self.r.t("anything_else"))
                 return True
-            self.say(self.r.render(found or ActionResult(False, "no_results", {"query": query})))
+            if len(query.split()) > 3:
+                self.say(self.r.not_understood())  # a sentence, not a product name
+            else:
+                self.say(
+                    self.r.render(found or ActionResult(False, "no_results", {"query": query}))
+                )
             await self.resume()
             return True
         method = (
@@ -1465,6 +1626,11 @@ class _Talk:
                     amount = parse_quantity(part.replace(str(ref.index or ""), " "))
                     picks.append((chosen["id"], amount or 1, False))
                     continue
+            if listed and len(listed) > 1:
+                described = await self.described_in_list(own, listed)
+                if len(described) == 1:  # "one M and one L", "the black and the white"
+                    picks.append((described[0]["id"], parse_quantity(part) or 1, False))
+                    continue
             quantity, query, found = await self.understand_item(part)
             single = _single_match(query, found.data["products"]) if found and found.ok else None
             if single is None and head and head not in query.split():
@@ -1558,10 +1724,46 @@ class _Talk:
             ],
         )
 
+    async def cheaper_than_focus(self) -> bool:
+        """ "¿Tienen algo más barato?": what is like the product in view but costs less."""
+        assert self.state.focus is not None
+        shown = await self.commerce.show_product(self.state, self.state.focus)
+        if not shown.ok:
+            return False
+        product = shown.data["product"]
+        price = to_decimal(product["price"])
+        candidates: dict[int, dict[str, Any]] = {}
+        for query in (product.get("category") or "", _product_query(product["name"], True)):
+            if query:
+                found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
+                for p in found.data.get("products", []) if found.ok else []:
+                    if to_decimal(p["price"]) < price and p.get("in_stock", True):
+                        candidates.setdefault(p["id"], p)
+        cheaper = sorted(candidates.values(), key=lambda p: to_decimal(p["price"]))
+        if not cheaper:
+            return False
+        if len(cheaper) == 1:
+            self.state.focus = cheaper[0]["id"]
+            self.state.last_list = [cheaper[0]["id"]]
+            self.say(self.r.product_details(cheaper[0]))
+            self.ask("quantity")
+            return True
+        self.state.last_list = [p["id"] for p in cheaper]
+        self.show_list(ActionResult(True, "found", {"query": "", "products": cheaper}))
+        return True
+
     async def extreme_price(self, query: str, cheapest: bool, text: str = "") -> bool:
         """The cheapest (or priciest) of what the customer names, else of the last list."""
         extreme = {w for p in (*CHEAP_PHRASES, *PRICEY_PHRASES) for w in _words(p)}
         query = " ".join(w for w in query.split() if w not in extreme)
+        if (
+            cheapest
+            and not query
+            and self.state.focus is not None
+            and _has(text, ("algo", "anything", "something", "cheaper", "otra", "otro"))
+        ):
+            if await self.cheaper_than_focus():
+                return True
         products: list[dict[str, Any]] = []
         if query:
             found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
@@ -1654,7 +1856,9 @@ _ARTICLE_START = re.compile(
 )
 
 
-_DOMAIN_LIKE = re.compile(r"(?i)^[\w.+-]+\.(?:com|net|org|mx|es|edu|io|co|us|gob)(?:\.[a-z]{2})?[,;.]?$")
+_DOMAIN_LIKE = re.compile(
+    r"(?i)^[\w.+-]+\.(?:com|net|org|mx|es|edu|io|co|us|gob)(?:\.[a-z]{2})?[,;.]?$"
+)
 
 
 def _looks_like_email(word: str) -> bool:

@@ -70,6 +70,9 @@ class ConversationState(_Model):
     pending_quantity: int | None = None  # "quiero 2 proteínas" -> list -> "la de fresa"
     declined_saved: bool = False  # said no to "same details as last time?"
     last_items: list[int] = Field(default_factory=list)  # products of the last order
+    receipt_sent: bool = False  # a receipt reached the last order
+    last_ready_at: str | None = None  # when the last pickup order is ready (local ISO)
+    last_pickup: dict[str, str] | None = None  # where it is picked up
     # What the last order used, offered as "same as last time?" on the next one.
     saved_email: str = ""
     saved_address: dict[str, str] = Field(default_factory=dict)
@@ -137,3 +140,4 @@ class ConversationState(_Model):
         self.declined_saved = False
         self.last_order_number = order_number
         self.awaiting_receipt_for = order_number if awaiting_receipt else None
+        self.receipt_sent = False

@@ -148,6 +148,7 @@ CHECKOUT_PHRASES = (
     "nada mas", "nada más", "quiero pagar", "pagar", "como pago", "cómo pago", "terminar",
     "finalizar", "finalizar compra", "proceder al pago", "ya quedo", "ya estuvo", "ya esta",
     "that's it", "that's all", "that is all", "that will be all", "checkout", "check out",
+    "that's everything", "that is everything", "nothing else", "es todo lo que",
     "i want to pay", "pay", "proceed to payment", "finish", "i'm done", "im done",
     "all done", "ready to pay", "ready to order", "place the order", "place order",
 )  # fmt: skip
