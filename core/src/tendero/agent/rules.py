@@ -181,7 +181,8 @@ READY_PHRASES = (
     "cuando esta listo", "cuando estara listo", "a que hora esta listo", "a que hora estara",
     "a que hora lo recojo", "a que hora paso", "cuando paso", "cuando lo recojo",
     "when will it be ready", "when is it ready", "what time can i pick", "when can i pick",
-    "is it ready", "ya esta listo",
+    "is it ready", "ya esta listo", "va a estar listo", "va a estar lista", "estara listo",
+    "be ready", "estar listo", "estar lista",
 )  # fmt: skip
 PHONE_WORDS = (
     "cel",
@@ -366,10 +367,10 @@ def _clean_address(text: str) -> str:
     kept = []
     text = _PHONE.sub(" ", text)
     for segment in re.split(r"[,;\n]+", _sentence_breaks(text)):
-        if _has(segment, ("mismo", "misma", "same", "igual")):
+        if _has(segment, ("mismo", "misma", "same", "igual"), fuzzy=False):
             continue  # "el correo es el mismo": nothing new in this part
         if _has(segment, PHONE_WORDS, fuzzy=False) or _has(
-            segment, ("in case", "por si", "driver", "repartidor")
+            segment, ("in case", "por si", "driver", "repartidor"), fuzzy=False
         ):
             continue  # "my cell is ... in case the driver needs it"
         words = segment.split()
@@ -1219,8 +1220,8 @@ class _Talk:
             quantity = parse_quantity(text)
             if quantity is None and yes_no(text) is True:
                 quantity = 1
-            if quantity is not None and not _product_query(text, drop_numbers=True):
-                await self.pick(self.state.focus, quantity)
+            if quantity is not None and not await self.names_products(text):
+                await self.pick(self.state.focus, quantity)  # "3 please, one for each kid"
                 return True
             if yes_no(text) is False:
                 self.say(self.r.t("anything_else"))
@@ -1462,6 +1463,10 @@ class _Talk:
         if info and quantity is None:
             result = await self.commerce.show_product(self.state, product_id)
             self.say(self.r.render(result))
+            stock = result.data["product"].get("stock") if result.ok else None
+            if stock is not None and _has(self.turn.text, STOCK_QUESTION_PHRASES):
+                name = result.data["product"]["name"]
+                self.say(self.r.texts.plural("stock.count", int(stock), name=name))
             in_stock = result.ok and result.data["product"].get("in_stock", True)
             self.ask("quantity" if in_stock else None)
             return
@@ -1483,6 +1488,13 @@ class _Talk:
             return await self.extreme_price(_product_query(text, drop_numbers=True), cheap, text)
         if await self.several_items(text):
             return True
+        if (
+            self.state.focus is not None
+            and _has(text, MORE_PHRASES, fuzzy=False)
+            and not await self.names_products(text)
+        ):
+            # "and 2 more for my brother", "y otra más"
+            return await self.more_of_focus(text, parse_quantity(text) or 1)
         quantity, query, found = await self.understand_item(text)
         if not query:
             return await self.more_of_focus(text, quantity)
