@@ -21,7 +21,8 @@ class _Outcomes:
             # A failing set-up or teardown counts against the dialogue too.
             previous = self.by_case.get(report.nodeid)
             if previous != "failed":
-                self.by_case[report.nodeid] = report.outcome
+                gap = hasattr(report, "wasxfail")
+                self.by_case[report.nodeid] = "gap" if gap else report.outcome
 
 
 _OUTCOMES = _Outcomes()
@@ -36,7 +37,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not outcomes:
         return
     counts = Counter(outcomes.values())
-    ran = counts["passed"] + counts["failed"]
+    ran = counts["passed"] + counts["failed"] + counts["gap"]
     rate = 100 * counts["passed"] / ran if ran else 0.0
     engines = Counter(
         nodeid.rsplit("-", 1)[-1].rstrip("]")
@@ -47,6 +48,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     line = f"dialogues: {counts['passed']}/{ran} passed ({rate:.1f}%)"
     if detail:
         line += f" — {detail}"
+    if counts["gap"]:
+        line += f"; {counts['gap']} known gaps (marked known_gap in their files)"
     if counts["skipped"]:
         line += f"; {counts['skipped']} skipped"
     terminalreporter.write_sep("=", "dialogue suite")

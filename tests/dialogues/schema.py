@@ -345,6 +345,9 @@ class Dialogue(_Model):
     turns: list[Turn] = Field(min_length=1)
     orders: list[ExpectedOrder] = Field(default_factory=list)  # in creation order
     after: After = Field(default_factory=After)
+    # Why the agent does not hold this dialogue yet: it still runs, is reported as a
+    # known gap, and fails the suite the day it passes (then remove the mark).
+    known_gap: str = ""
     path: Path | None = Field(default=None, exclude=True)
     document: StoreDocument | None = Field(default=None, exclude=True)
 

@@ -182,7 +182,8 @@ READY_PHRASES = (
     "a que hora lo recojo", "a que hora paso", "cuando paso", "cuando lo recojo",
     "when will it be ready", "when is it ready", "what time can i pick", "when can i pick",
     "is it ready", "ya esta listo", "va a estar listo", "va a estar lista", "estara listo",
-    "be ready", "estar listo", "estar lista",
+    "be ready", "estar listo", "estar lista", "a que hora puedo pasar", "cuando puedo pasar",
+    "puedo pasar por", "when can i come", "when can i get it",
 )  # fmt: skip
 PHONE_WORDS = (
     "cel",
@@ -728,6 +729,17 @@ class _Talk:
                 )
         if workflow.picks_up and store.locations:
             lines.append(self.r.answer_locations())
+        threshold = store.shipping.free_threshold
+        if workflow.ships and threshold is not None and self.state.cart:
+            # "¿Cuánto me falta para el envío gratis?" for the cart as it is.
+            subtotal = sum(
+                (to_decimal(line.unit_price) * line.quantity for line in self.state.cart),
+                Decimal(0),
+            )
+            if subtotal < threshold:
+                lines.append(
+                    self.r.t("quote.more_for_free", amount=self.r.money(threshold - subtotal))
+                )
         return "\n".join(lines)
 
     def faq_answer(self, text: str) -> str:
