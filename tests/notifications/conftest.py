@@ -35,27 +35,13 @@ from tendero.store.document import (
 )
 from tendero.store.service import get_published, publish_document
 
+from tests.orders.conftest import ADDRESS, CUSTOMER
+
 SMTP_USER = "tienda"
 SMTP_PASSWORD = "s3cr@t:/"  # needs percent-encoding in the URL
 SMTP_PASSWORD_IN_URL = "s3cr%40t%3A%2F"
 MERCHANT = "duena@tienda.example"
 CLABE = "01218000123456789" + str(clabe_check_digit("01218000123456789"))
-ADDRESS = {
-    "street": "Insurgentes Sur",
-    "house_number": "1602",
-    "interior": "4B",
-    "neighborhood": "Crédito Constructor",
-    "postal_code": "03940",
-    "city": "Ciudad de México",
-    "state": "CDMX",
-    "references": "Portón negro",
-}
-CUSTOMER = {
-    "name": "Ana Núñez",
-    "platform_id": "5215512345678",
-    "phone": "+52 55 1234 5678",
-    "email": "ana@example.com",
-}
 
 
 # --- the SMTP server -------------------------------------------------------------------------

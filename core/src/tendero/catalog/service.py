@@ -88,6 +88,24 @@ async def _fingerprint(session: AsyncSession) -> tuple[int, int]:
     return (int(version or 0), int(top or 0))
 
 
+async def _index_rows(session: AsyncSession, *, active: bool) -> list[IndexRow]:
+    """What the search index needs of every active (or every inactive) product."""
+    result = await session.execute(
+        sa.select(
+            Product.id,
+            Product.sku,
+            Product.name,
+            Product.category,
+            Product.description,
+            Product.attributes,
+        ).where(Product.active.is_(active))
+    )
+    return [
+        IndexRow(r.id, r.sku, r.name, r.category or "", r.description or "", r.attributes or {})
+        for r in result
+    ]
+
+
 @dataclass
 class _IndexCache:
     fingerprint: tuple[int, int] | None = None
@@ -520,27 +538,7 @@ class Catalog:
         async with self.db.read_session() as session:
             fingerprint = await _fingerprint(session)
             if cache.inactive is None or cache.inactive_fingerprint != fingerprint:
-                result = await session.execute(
-                    sa.select(
-                        Product.id,
-                        Product.sku,
-                        Product.name,
-                        Product.category,
-                        Product.description,
-                        Product.attributes,
-                    ).where(Product.active.is_(False))
-                )
-                rows = [
-                    IndexRow(
-                        r.id,
-                        r.sku,
-                        r.name,
-                        r.category or "",
-                        r.description or "",
-                        r.attributes or {},
-                    )
-                    for r in result
-                ]
+                rows = await _index_rows(session, active=False)
                 cache.inactive = await asyncio.to_thread(SearchIndex, rows)
                 cache.inactive_fingerprint = fingerprint
         ids = cache.inactive.search(query, limit=1)
@@ -562,27 +560,7 @@ class Catalog:
                 fingerprint = await _fingerprint(session)
                 if cache.index is not None and cache.fingerprint == fingerprint:
                     return cache.index
-                result = await session.execute(
-                    sa.select(
-                        Product.id,
-                        Product.sku,
-                        Product.name,
-                        Product.category,
-                        Product.description,
-                        Product.attributes,
-                    ).where(Product.active.is_(True))
-                )
-                rows = [
-                    IndexRow(
-                        r.id,
-                        r.sku,
-                        r.name,
-                        r.category or "",
-                        r.description or "",
-                        r.attributes or {},
-                    )
-                    for r in result
-                ]
+                rows = await _index_rows(session, active=True)
             index = (
                 await asyncio.to_thread(SearchIndex, rows)
                 if len(rows) > 2000

@@ -26,10 +26,11 @@ from tendero.channels.base import Channel, InboundEvent, OutboundMessage
 from tendero.channels.render import render
 from tendero.conversations.gate import WriteGate
 from tendero.conversations.media import store_media
+from tendero.conversations.outbox import enqueue
 from tendero.conversations.turns import LeadInfo, Reply, TurnContext, TurnRunner
 from tendero.conversations.workers import ConversationWorkers
 from tendero.db import Database
-from tendero.db.models import Conversation, InboxEvent, Lead, Message, OutboxMessage
+from tendero.db.models import Conversation, InboxEvent, Lead, Message
 from tendero.db.types import utcnow
 from tendero.plugins import resolve
 from tendero.settings import Settings
@@ -221,29 +222,13 @@ class Dispatcher(ConversationWorkers):
             for effect in effects:
                 await effect(session)
             for message in outbound:
-                row = Message(
-                    conversation_id=work.conversation_id,
-                    direction="out",
-                    author="agent",
+                await enqueue(
+                    session,
+                    work.conversation_id,
+                    message,
+                    now,
                     kind=_outbound_kind(message),
-                    text=message.text,
                     payload=_outbound_payload(message),
-                    delivery_status="pending",
-                    created_at=now,
-                )
-                session.add(row)
-                await session.flush()
-                session.add(
-                    OutboxMessage(
-                        message_id=row.id,
-                        conversation_id=work.conversation_id,
-                        channel=message.channel,
-                        body=message.to_json(),
-                        status="pending",
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
                 )
             if outbound:
                 await session.execute(

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import aiohttp
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tendero.channels.base import Channel, ChannelError, OutboundMessage
 from tendero.conversations.gate import WriteGate
@@ -279,3 +280,42 @@ class Sender(ConversationWorkers):
 def _outside(delivery: _Delivery, window: timedelta) -> bool:
     last = delivery.last_inbound_at
     return last is None or utcnow() - last > window
+
+
+async def enqueue(
+    session: AsyncSession,
+    conversation_id: int,
+    message: OutboundMessage,
+    now: datetime,
+    *,
+    author: str = "agent",
+    kind: str = "text",
+    payload: dict[str, object] | None = None,
+) -> Message:
+    """Record ``message`` in the conversation's transcript and queue it for the sender
+    (in the caller's transaction)."""
+    row = Message(
+        conversation_id=conversation_id,
+        direction="out",
+        author=author,
+        kind=kind,
+        text=message.text,
+        payload=payload,
+        delivery_status="pending",
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    session.add(
+        OutboxMessage(
+            message_id=row.id,
+            conversation_id=conversation_id,
+            channel=message.channel,
+            body=message.to_json(),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return row

@@ -27,12 +27,13 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tendero.agent.replies.messages import Replies
-from tendero.channels.base import Channel, OutboundMessage
+from tendero.channels.base import Channel
 from tendero.channels.render import render
+from tendero.conversations.outbox import enqueue
 from tendero.conversations.pipeline import Pipeline
 from tendero.conversations.turns import Reply
 from tendero.db import Database
-from tendero.db.models import Conversation, InboxEvent, Message, OutboxMessage
+from tendero.db.models import Conversation, InboxEvent
 from tendero.db.types import utcnow
 from tendero.orders.service import add_note
 from tendero.store.document import StoreDocument
@@ -160,7 +161,7 @@ class StatusMessenger:
             messages = [replace(m, recipient_kind=recipient.recipient_kind) for m in messages]
         async with pipeline.gate.background(), self.db.session() as session:
             for message in messages:
-                await _add_outbound(session, recipient.conversation_id, message, now)
+                await enqueue(session, recipient.conversation_id, message, now, author="system")
             await session.execute(
                 sa.update(Conversation)
                 .where(Conversation.id == recipient.conversation_id)
@@ -219,31 +220,3 @@ def _outside(window: timedelta | None, last_inbound_at: datetime | None, now: da
     if window is None:
         return False
     return last_inbound_at is None or now - last_inbound_at > window
-
-
-async def _add_outbound(
-    session: AsyncSession, conversation_id: int, message: OutboundMessage, now: datetime
-) -> None:
-    row = Message(
-        conversation_id=conversation_id,
-        direction="out",
-        author="system",
-        kind="text",
-        text=message.text,
-        delivery_status="pending",
-        created_at=now,
-    )
-    session.add(row)
-    await session.flush()
-    session.add(
-        OutboxMessage(
-            message_id=row.id,
-            conversation_id=conversation_id,
-            channel=message.channel,
-            body=message.to_json(),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
