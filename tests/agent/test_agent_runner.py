@@ -249,3 +249,19 @@ def test_the_brain_follows_the_settings(settings: Settings) -> None:
         update={"llm_model": "openai:gpt-4.1-mini", "llm_base_url": "http://127.0.0.1:9/v1"}
     )
     assert make_brain(with_model).name == "llm"
+
+
+async def test_many_conversations_at_once_are_all_answered(
+    settings: Settings, db: Database, shop: dict[str, int]
+) -> None:
+    """More turns in flight than the read pool has connections: a turn must not hold a
+    connection while it waits for another (that deadlocked the pool)."""
+    async with running_app(settings, agent=True, database=db) as app:
+        customers = [f"c{i}" for i in range(12)]
+        events = [message(f"burst-{c}", c, text="hola, quiero una gorra negra") for c in customers]
+        assert await app.post(*events) == 200
+        await wait_until(lambda: settled(app.db), within=60, what="every turn")
+        answered = {m.recipient_id for m in app.channel.sent}
+        assert answered == set(customers)
+        added = {m.recipient_id for m in app.channel.sent if "1 × Gorra Negra" in m.text}
+        assert added == set(customers)  # a cart takes no stock; only an order does

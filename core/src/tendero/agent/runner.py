@@ -148,7 +148,9 @@ class AgentRunner:
         if self.graph is None:
             await self.start()
         assert self.brain is not None
-        lead = await ctx.session.get(Lead, ctx.lead.id)
+        # Everything about the lead came with the inbox row: the turn holds no
+        # connection while it waits for others (a pool of 4 serves 32 turns).
+        lead = ctx.lead
         commerce = Commerce(
             self.db,
             self.plugins,
@@ -156,7 +158,7 @@ class AgentRunner:
             customer=Customer(
                 name=ctx.lead.name,
                 platform_id=ctx.lead.platform_id,
-                phone=lead.phone if lead else "",
+                phone=lead.phone,
             ),
             lead_id=ctx.lead.id,
             conversation_id=ctx.conversation_id,
@@ -168,8 +170,8 @@ class AgentRunner:
             lead=ctx.lead,
             channel=ctx.channel,
             language=ctx.language,
-            saved_email=(lead.email if lead else "") or "",
-            saved_address=dict(lead.last_address or {}) if lead else {},
+            saved_email=lead.email,
+            saved_address=dict(lead.last_address or {}),
         )
         out = await self.graph.ainvoke(
             {"event": _event(ctx)},

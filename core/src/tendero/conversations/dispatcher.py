@@ -179,7 +179,14 @@ class Dispatcher(ConversationWorkers):
             event=InboundEvent.from_json(row.payload),
             conversation_id=conversation.id,
             paused=paused,
-            lead=LeadInfo(id=lead.id, name=lead.name, platform_id=lead.platform_id),
+            lead=LeadInfo(
+                id=lead.id,
+                name=lead.name,
+                platform_id=lead.platform_id,
+                phone=lead.phone or "",
+                email=lead.email or "",
+                last_address=dict(lead.last_address) if lead.last_address else None,
+            ),
             language=conversation.language,
         )
 

@@ -50,11 +50,14 @@ class Reply:
 
 @dataclass(frozen=True)
 class LeadInfo:
-    """Who the turn talks to."""
+    """Who the turn talks to (what the lead row holds, read with the inbox row)."""
 
     id: int
     name: str
     platform_id: str
+    phone: str = ""
+    email: str = ""
+    last_address: dict[str, str] | None = None
 
 
 @dataclass
