@@ -36,7 +36,8 @@ async def _admin(url: sa.URL, sql: str) -> object:
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            return (await conn.execute(sa.text(sql))).scalar()
+            result = await conn.execute(sa.text(sql))
+            return result.scalar() if result.returns_rows else None  # CREATE returns none
     finally:
         await engine.dispose()
 
