@@ -87,7 +87,8 @@ BUY_PHRASES = (
 STOCK_QUESTION_PHRASES = (
     "in stock", "how many left", "how many are left", "how many do you have", "any left",
     "cuantos quedan", "cuantas quedan", "cuantos te quedan", "cuantas te quedan",
-    "cuantos les quedan", "cuantas les quedan", "cuantos hay", "cuantas hay",
+    "cuantos les quedan", "cuantas les quedan", "cuantos hay", "cuantas hay", "te quedan",
+    "les quedan", "how many",
     "hay existencia", "tienen existencia", "todavia tienen", "aun tienen", "still have",
 )  # fmt: skip
 PICKUP_EXTRA_PHRASES = (
@@ -242,6 +243,10 @@ NUMBER_WORDS = frozenset(
 # Postal codes the customer labelled, even when malformed ("CP 0394"): told, not ignored.
 _LABELLED_POSTAL = re.compile(
     r"(?i)\b(?:c\.?\s?p\.?|c[oó]digo\s+postal|zip(?:\s+code)?|postal\s+code)\s*:?\s*([0-9][0-9 -]{1,9}[0-9])\b"
+)
+# "Mejor nada más el café", "just the cap": keep that line only.
+_ONLY = re.compile(
+    r"(?i)^\s*(?:(?:bueno|ok|okay|mejor|better|actually|no)[\s,]+)*(?:nada\s+m[aá]s|solamente|s[oó]lo|just|only)\s+(?:el|la|los|las|the)?\s*(.+?)\s*[.!]?$"
 )
 # "scratch that, no creatine" / "sin la gorra": a cart line dropped.
 _NOT_ANY = re.compile(
@@ -566,7 +571,7 @@ class _Talk:
         """ "Cancela", "I changed my mind, I don't want anything": the cart is emptied."""
         if not self.state.cart or not _has(text, CANCEL_PHRASES, fuzzy=False):
             return False
-        if await self.names_products(text):
+        if await self.named_line(_product_query(text, True)) is not None:
             return False  # "cancela el café" is a change to the cart
         await self.clear_cart()
         return True
@@ -615,17 +620,6 @@ class _Talk:
     # --- side questions ---------------------------------------------------------------
 
     async def side_questions(self, text: str) -> bool:
-        if self.state.asked == "fields" and self.looks_like_address(text):
-            return False  # "Av. Revolución 1500" is not a question about returns
-        if _has(text, DELIVERY_QUESTION_PHRASES) and ("?" in text or not self.state.checkout):
-            if not await self.names_products(text):
-                self.say(self.delivery_options())
-                await self.resume()
-                return True
-        if _has(text, STORE_QUESTION_PHRASES, fuzzy=False):
-            self.say(self.r.side_answer("locations"))  # where the stores really are
-            await self.resume()
-            return True
         if self.state.last_order_number is not None and _has(text, RECEIPT_QUESTION_PHRASES):
             number = self.state.last_order_number
             if self.state.awaiting_receipt_for is not None:
@@ -639,6 +633,17 @@ class _Talk:
             place = self.state.last_pickup or {}
             if place:
                 self.say(self.r.t("pickup.at", name=place["name"], address=place["address"]))
+            return True
+        if self.state.asked == "fields" and self.looks_like_address(text):
+            return False  # "Av. Revolución 1500" is not a question about returns
+        if _has(text, DELIVERY_QUESTION_PHRASES) and ("?" in text or not self.state.checkout):
+            if not await self.names_products(text):
+                self.say(self.delivery_options())
+                await self.resume()
+                return True
+        if _has(text, STORE_QUESTION_PHRASES, fuzzy=False):
+            self.say(self.r.side_answer("locations"))  # where the stores really are
+            await self.resume()
             return True
         if _has(text, PAYMENT_QUESTION_PHRASES) and ("?" in text or not self.state.cart):
             self.say(self.r.t("side.payment"))
@@ -833,6 +838,16 @@ class _Talk:
             product_id = await self.named_line(target) if target else None
             if product_id is not None:
                 await self.say_cart_change(await self.commerce.remove(self.state, product_id))
+                return True
+        only = _ONLY.match(text)
+        if only and len(self.state.cart) > 1 and parse_quantity(only.group(1)) is None:
+            keep = await self.named_line(only.group(1))
+            if keep is not None:  # "mejor nada más el café": the other lines go
+                for line in list(self.state.cart):
+                    if line.product_id != keep:
+                        result = await self.commerce.remove(self.state, line.product_id)
+                self.state.focus = keep
+                await self.say_cart_change(result)
                 return True
         change = _CHANGE_TO.match(text)
         if change and self.state.cart:
@@ -1242,7 +1257,9 @@ class _Talk:
         return False
 
     async def answer_confirm(self, text: str) -> bool:
-        if _has(text, CANCEL_PHRASES, fuzzy=False) and not await self.names_products(text):
+        if _has(text, CANCEL_PHRASES, fuzzy=False) and (
+            await self.named_line(_product_query(text, True)) is None
+        ):
             await self.clear_cart()
             return True
         answer = yes_no(text)
@@ -1316,13 +1333,15 @@ class _Talk:
         email = extract_email(text)
         if email:
             fields["email"] = email
-        elif broken := [w.strip(",;.") for w in text.split() if _looks_like_email(w)]:
+        elif broken := [w.strip(",;.") for w in re.split(r"[\s,;]+", text) if _looks_like_email(w)]:
             # A mistyped email ("kelly.r@gmail", "kelly.r.gmail.com"): refused with the
             # reason by set_fields, and never read as part of the address.
             if "email" in missing:
                 fields["email"] = broken[0]
         if step == SHIPPING_ADDRESS:
-            rest = " ".join(w for w in text.split() if not _looks_like_email(w))
+            rest = re.sub(
+                r"[^\s,;]+", lambda m: " " if _looks_like_email(m.group(0)) else m.group(0), text
+            )
             rest = _clean_address(_FIELD_LABELS.sub(" ", rest))
             parsed = self.address_fields(rest) if rest.strip(" ,.;") else {}
             fields.update(parsed)

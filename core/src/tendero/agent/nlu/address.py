@@ -60,11 +60,11 @@ _INTERIOR = re.compile(
 )
 _INTERIOR_WORDS = re.compile(r"(?i)\b(piso|local|torre|edificio|edif\.?)\s+([A-Za-z0-9-]+)\b")
 _MARKED_NUMBER = re.compile(
-    r"(?i)(?:#|\bno\.|\bnum\.?|\bn[uú]mero|\bnro\.?|\bno\s+(?=\d))\s*(\d+[A-Za-z]?(?:-\d+)?)\b"
+    r"(?i)(?:#|\bno\.|\bnum\.?|\bn[uú]mero|\bnro\.?|\bno\s+(?=\d))\s*(\d+[A-Za-z]?(?:-[A-Za-z0-9]+)?)\b"
 )
 _NO_NUMBER = re.compile(r"(?i)\bs\s*/\s*n\b|\bsin\s+n[uú]mero\b")
-_LEADING_NUMBER = re.compile(r"^\s*(\d+[A-Za-z]?(?:-\d+)?)\b\s*(.*)$")
-_TRAILING_NUMBER = re.compile(r"^(.*?\D)\s+(\d+[A-Za-z]?(?:-\d+)?)\s*$")
+_LEADING_NUMBER = re.compile(r"^\s*(\d+[A-Za-z]?(?:-[A-Za-z0-9]+)?)\b\s*(.*)$")
+_TRAILING_NUMBER = re.compile(r"^(.*?\D)\s+(\d+[A-Za-z]?(?:-[A-Za-z0-9]+)?)\s*$")
 
 _SEPARATORS = re.compile(r"[,;\n]+")
 _NEIGHBORHOOD_START = re.compile(
