@@ -37,6 +37,7 @@ from tendero.agent.checkout import (
     SHIPPING_ADDRESS,
 )
 from tendero.agent.nlu import (
+    CartEdit,
     delivery_choice,
     extract_email,
     extract_postal_code,
@@ -244,6 +245,8 @@ NUMBER_WORDS = frozenset(
 _LABELLED_POSTAL = re.compile(
     r"(?i)\b(?:c\.?\s?p\.?|c[oó]digo\s+postal|zip(?:\s+code)?|postal\s+code)\s*:?\s*([0-9][0-9 -]{1,9}[0-9])\b"
 )
+# A product code: letters and digits in dash-joined parts ("AFS-CREA-300").
+_SKU_LIKE = re.compile(r"\b[A-Za-z0-9]{2,}(?:-[A-Za-z0-9]+){1,4}\b")
 # "Mejor nada más el café", "just the cap": keep that line only.
 _ONLY = re.compile(
     r"(?i)^\s*(?:(?:bueno|ok|okay|mejor|better|actually|no)[\s,]+)*(?:nada\s+m[aá]s|solamente|s[oó]lo|just|only)\s+(?:el|la|los|las|the)?\s*(.+?)\s*[.!]?$"
@@ -863,6 +866,8 @@ class _Talk:
         if edit.action == "set" and edit.target and self.state.asked == "list":
             # "mejor la de fresa" while a list is open: a choice, not a quantity.
             return False
+        if edit.target and fold(edit.target) in {"total", "en total", "in total", "todo", "all"}:
+            edit = CartEdit(edit.action, None, edit.quantity)  # "make it 5 total"
         product_id = await self.cart_target(edit.target)
         if product_id is None:
             if edit.target and edit.action == "set":
@@ -1263,10 +1268,28 @@ class _Talk:
             await self.clear_cart()
             return True
         answer = yes_no(text)
-        if answer is None and _has(
-            text, ("confirmo", "confirmar", "confirm", "place the order", "hazlo", "do it")
-        ):
-            answer = True
+        explicit = _has(
+            text,
+            (
+                "confirmo",
+                "confirmar",
+                "confirm",
+                "place the order",
+                "hazlo",
+                "do it",
+                "esta bien asi",
+                "it's fine",
+                "its fine",
+                "asi esta bien",
+                "todo bien",
+            ),
+            fuzzy=False,
+        )
+        negated = _has(
+            text, ("no confirm", "don't confirm", "dont confirm", "no lo confirmes"), fuzzy=False
+        )
+        if explicit and not negated:
+            answer = True  # "nah it's fine, confirm it", "no, así está bien, confírmalo"
         if answer is True:
             result = await self.commerce.confirm(self.state)
             self.say(self.r.render(result))
@@ -1586,6 +1609,17 @@ class _Talk:
         product word for a unit ("2 botellas negras"); both readings are searched and the
         more specific one wins."""
         quantity, rest = extract_quantity_and_rest(text)
+        for code in _SKU_LIKE.findall(text):
+            # "AFS-CREA-300 x2": a SKU names exactly one product.
+            found = await self.commerce.search(self.state, code, limit=1)
+            products = found.data.get("products", []) if found.ok else []
+            if products and fold(products[0]["sku"] or "") == fold(code):
+                amount = parse_quantity(text.replace(code, " "))
+                return (
+                    amount,
+                    code,
+                    ActionResult(True, "found", {"query": code, "products": products}),
+                )
         # (quantity, query, the size the reading assumes or None)
         readings: list[tuple[int | None, str, str | None]] = [
             (quantity, _product_query(rest), None)
@@ -1682,7 +1716,8 @@ class _Talk:
                 single = (
                     _single_match(query, found.data["products"]) if found and found.ok else None
                 )
-            if single is None or not _names_any(own, _described(single)):
+            by_code = single is not None and query in _SKU_LIKE.findall(part)
+            if single is None or not (by_code or _names_any(own, _described(single))):
                 if await self.names_products(part):
                     return False  # a product, but which one is unclear
                 continue  # not about a product at all
