@@ -106,7 +106,10 @@ INFO_PHRASES = (
     "info", "informacion", "información", "detalles", "mas detalles", "que tal es",
     "como es", "cuentame", "cuéntame", "tell me more", "details", "more about", "what is",
     "describe", "specs", "cuanto cuesta", "cuanto cuestan", "cuanto sale", "cuanto salen",
-    "que precio", "precio", "how much", "price", "cost",
+    "que precio", "precio", "how much", "price", "cost", "para cuantas personas",
+    "cuantas personas", "cuantas porciones", "cuantas rebanadas", "cuanto rinde", "rinde",
+    "how many servings", "how many people", "serves", "servings", "de que tamano",
+    "que tamanos", "what sizes", "which sizes", "ingredientes", "ingredients",
 )  # fmt: skip
 SAME_DETAILS_PHRASES = (
     "misma direccion", "la misma", "mismos datos", "la de la vez pasada",
@@ -244,6 +247,11 @@ NUMBER_WORDS = frozenset(
 # Postal codes the customer labelled, even when malformed ("CP 0394"): told, not ignored.
 _LABELLED_POSTAL = re.compile(
     r"(?i)\b(?:c\.?\s?p\.?|c[oó]digo\s+postal|zip(?:\s+code)?|postal\s+code)\s*:?\s*([0-9][0-9 -]{1,9}[0-9])\b"
+)
+# A number of time units in a story ("hace como 4 meses", "for 2 weeks"): not a quantity.
+_TIME_SPANS = re.compile(
+    r"(?i)\b(?:\d+|un|una|dos|tres|cuatro|cinco|seis|one|two|three|four|five|six|a)\s+"
+    r"(?:mes|meses|d[ií]as?|a[nñ]os?|semanas?|horas?|minutos?|months?|days?|years?|weeks?|hours?|minutes?)\b"
 )
 # A product code: letters and digits in dash-joined parts ("AFS-CREA-300").
 _SKU_LIKE = re.compile(r"\b[A-Za-z0-9]{2,}(?:-[A-Za-z0-9]+){1,4}\b")
@@ -1608,6 +1616,7 @@ class _Talk:
         The quantity parser may take a size for a quantity ("una creatina de 300") or a
         product word for a unit ("2 botellas negras"); both readings are searched and the
         more specific one wins."""
+        text = _TIME_SPANS.sub(" ", text)  # "hace como 4 meses" counts no products
         quantity, rest = extract_quantity_and_rest(text)
         for code in _SKU_LIKE.findall(text):
             # "AFS-CREA-300 x2": a SKU names exactly one product.
