@@ -265,3 +265,23 @@ async def test_many_conversations_at_once_are_all_answered(
         assert answered == set(customers)
         added = {m.recipient_id for m in app.channel.sent if "1 × Gorra Negra" in m.text}
         assert added == set(customers)  # a cart takes no stock; only an order does
+
+
+async def test_a_handoff_reaches_the_merchant_by_email(
+    settings: Settings, db: Database, shop: dict[str, int]
+) -> None:
+    """The agent's handoff event through the real notifications plugin: without SMTP
+    the merchant's email is written as an .eml file in the data folder."""
+    from tendero.notifications import plugin as notifications
+
+    settings = settings.model_copy(update={"merchant_email": "duena@tienda.example"})
+    async with running_app(
+        settings, agent=True, database=db, extra_plugins=(notifications,)
+    ) as app:
+        chat = Chat(app)
+        await chat.say("hola, tienen gorra negra?")
+        await chat.say("quiero hablar con una persona")
+        mail = settings.data_dir / "mail"
+        await wait_until(lambda: any(mail.glob("*.eml")), what="the merchant's email")
+    text = "\n".join(p.read_text(errors="replace") for p in mail.glob("*.eml"))
+    assert "duena@tienda.example" in text and "hablar con una persona" in text

@@ -1,5 +1,5 @@
 """The ``llm`` brain through the real LangChain OpenAI client against the fake
-OpenAI-compatible server (``tests/agent/fake_openai.py``), on SQLite and PostgreSQL:
+OpenAI-compatible server (``tests/fakes/openai.py``), on SQLite and PostgreSQL:
 catalog prices reach the model only through tool results, the actions refuse a price or
 more than the stock, malformed tool calls are answered not crashed, a provider timeout
 or HTTP error falls back to another brain with the state as it was, and an order made
@@ -38,7 +38,7 @@ from tendero.store.document import (
 )
 from tendero.store.service import publish_document
 
-from tests.agent.fake_openai import FakeOpenAI, ToolCall
+from tests.fakes.openai import FakeOpenAI, ToolCall
 
 API_KEY = "sk-test-tendero"
 ADDRESS = {

@@ -748,6 +748,9 @@ class Commerce:
             data["ready_now"] = order_store.pickup.preparation_minutes == 0
             data["ready_at"] = _local_iso(ready_at, order_store.company.timezone)
         state.reset_after_order(number, awaiting_receipt=awaiting)
+        # Kept for "when will it be ready?" (None after a shipping order).
+        state.last_ready_at = data.get("ready_at")
+        state.last_pickup = data.get("pickup_location")
         return _ok("order_created", **data)
 
     async def _sold_out(self, state: ConversationState, exc: OutOfStock) -> ActionResult:

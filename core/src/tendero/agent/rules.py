@@ -944,9 +944,11 @@ class _Talk:
                 return line.product_id
         query = _product_query(words, True)
         found = await self.commerce.catalog.search(query, limit=TOO_MANY_OPTIONS) if query else []
-        return next(
-            (p.id for p in found if self.state.line(p.id) and _names_any(query, p.name)), None
-        ) or next((p.id for p in found[:1] if self.state.line(p.id)), None)
+        named = [p for p in found if self.state.line(p.id) and _names_any(query, p.name)]
+        if named:
+            return named[0].id
+        # Otherwise only the best hit, and only when it is in the cart.
+        return found[0].id if found and self.state.line(found[0].id) else None
 
     async def say_cart_change(self, result: ActionResult, alternatives: bool = True) -> None:
         extra: dict[str, Any] = {}
@@ -1303,8 +1305,6 @@ class _Talk:
             self.say(self.r.render(result))
             if result.code == "order_created":
                 self.ask("receipt" if self.state.awaiting_receipt_for is not None else None)
-                self.state.last_ready_at = result.data.get("ready_at")
-                self.state.last_pickup = result.data.get("pickup_location")
             elif result.code in ("quote_required", "cart_changed", "price_changed") or (
                 result.code == "out_of_stock" and result.data.get("totals")
             ):

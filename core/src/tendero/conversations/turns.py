@@ -15,10 +15,11 @@ effects commit exactly once or not at all.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from tendero.agent.nlu.language import detect_language
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,30 +91,11 @@ class TurnRunner(Protocol):
     async def __call__(self, ctx: TurnContext) -> list[Reply]: ...
 
 
-_ENGLISH = frozenset(
-    "hi hello hey thanks thank you please want need buy how much price do have is are "
-    "the what where when can i my order good morning evening".split()
-)
-_SPANISH = frozenset(
-    "hola gracias por favor quiero necesito comprar cuanto cuánto precio tienen tienes "
-    "es el la los las que qué donde dónde cuando puedo mi pedido buenos buenas días "
-    "tardes noches".split()
-)
-
-
-def guess_language(text: str) -> str:
-    """``"en"`` or ``"es"`` from a tiny word list (Spanish when unsure)."""
-    words = re.findall(r"[a-záéíóúñü]+", text.lower())
-    english = sum(w in _ENGLISH for w in words)
-    spanish = sum(w in _SPANISH for w in words)
-    return "en" if english > spanish else "es"
-
-
 class AcknowledgementRunner:
     """The stand-in turn until the agent lands: thank the customer in their language."""
 
     async def __call__(self, ctx: TurnContext) -> list[Reply]:
-        language = guess_language(ctx.event.text)
+        language = detect_language(ctx.event.text)
         if language == "en":
             text = "Thanks for your message! We got it and will get back to you shortly."
         else:
