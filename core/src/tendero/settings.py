@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     mail_from: str = "tendero@localhost"
     merchant_email: str = ""
 
+    cookie_secure: bool = Field(
+        default=False, description="mark the panel's session cookie Secure (serve over HTTPS)"
+    )
+
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "info"

@@ -1,36 +1,29 @@
-"""Hook implementations of the web panel plugin.
-
-The panel itself (login, Orders, Products, Conversations, Settings, Channels) is still
-to come; for now the plugin mounts a placeholder home page so ``/`` answers something
-useful instead of 404.
-"""
+"""Hook implementations of the web panel plugin: the panel's pages and the JSON API."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from tendero import __version__, hookimpl
+from tendero import hookimpl
 
-PLACEHOLDER = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Tendero</title></head>
-<body>
-<main>
-<h1>Tendero {version}</h1>
-<p>The server is running. The merchant panel is not built yet.</p>
-<p><a href="/healthz">Health check</a></p>
-</main>
-</body>
-</html>
-"""
+from tendero_web import panel
+from tendero_web.api import setup_api
+from tendero_web.views import (
+    auth,
+    channels,
+    conversations,
+    live,
+    media,
+    orders,
+    products,
+    settings,
+)
 
-
-async def home(request: web.Request) -> web.Response:
-    """The placeholder home page."""
-    return web.Response(text=PLACEHOLDER.format(version=__version__), content_type="text/html")
+PAGES = (auth, media, orders, live, products, conversations, settings, channels)
 
 
 @hookimpl
 def register_routes(app: web.Application) -> None:
-    """Mount the panel's pages (for now: the placeholder home page at ``/``)."""
-    app.router.add_get("/", home, name="home")
+    """Mount the panel (login, Orders, Products, Conversations, Settings, Channels) and
+    the JSON API under ``/api/v1/``."""
+    panel.setup(app, [page.routes for page in PAGES])
+    setup_api(app)

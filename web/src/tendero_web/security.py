@@ -1,0 +1,224 @@
+"""Who may see the panel: sessions, the login gate, CSRF tokens, login rate limits.
+
+* Sessions live in an encrypted, signed cookie (aiohttp-session's Fernet storage, key
+  derived from ``TENDERO_SECRET_KEY``): ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when
+  the panel is served over HTTPS (``TENDERO_COOKIE_SECURE``). The session remembers the
+  user and a fingerprint of their password hash, so a password change signs out every
+  other session.
+* Every path is private unless it is listed as public (log-in, set-up, static files,
+  health check) or belongs to a part with its own authentication (webhooks: Meta's
+  signature; ``/api/``: bearer tokens). A logged-out browser is sent to the log-in page;
+  anything else gets 401.
+* Every state-changing request of the panel carries the session's CSRF token, as the
+  ``csrf_token`` form field or the ``X-CSRF-Token`` header; one without it is refused
+  with 403 before the handler runs.
+* Log-in attempts are limited per address and per email within a window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp_session
+from aiohttp import web
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from tendero.app import DATABASE, SETTINGS
+from tendero.db.models import User
+
+SESSION_COOKIE = "tendero_session"
+SESSION_MAX_AGE = 14 * 24 * 3600
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+PUBLIC_PATHS = frozenset({"/login", "/setup", "/healthz", "/favicon.ico", "/lang"})
+# Parts of the app that authenticate on their own (or are public by nature).
+SELF_AUTHENTICATED_PREFIXES = ("/webhooks/", "/api/", "/static/")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+USER = web.RequestKey("user", User)
+LOGIN_LIMITER = web.AppKey("login_limiter", "LoginLimiter")
+
+
+def session_key(secret_key: str) -> bytes:
+    """The 32-byte key of the session cookie's Fernet, derived from the app's secret key
+    (aiohttp-session base64-encodes raw bytes itself)."""
+    return hashlib.sha256(b"tendero-panel-session\x00" + secret_key.encode()).digest()
+
+
+def password_fingerprint(user: User) -> str:
+    """Changes whenever the user's password hash does (signs out old sessions)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def setup_sessions(app: web.Application, *, secure: bool) -> None:
+    storage = EncryptedCookieStorage(
+        session_key(app[SETTINGS].ensure_secret_key()),
+        cookie_name=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
+    )
+    aiohttp_session.setup(app, storage)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(SELF_AUTHENTICATED_PREFIXES)
+
+
+def is_panel(path: str) -> bool:
+    """Paths guarded by the panel's session and CSRF checks."""
+    return not path.startswith(SELF_AUTHENTICATED_PREFIXES) and path != "/healthz"
+
+
+async def csrf_token(request: web.Request) -> str:
+    """The session's CSRF token (created on first use)."""
+    session = await aiohttp_session.get_session(request)
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return token
+
+
+async def _csrf_ok(request: web.Request) -> bool:
+    session = await aiohttp_session.get_session(request)
+    expected = session.get(CSRF_FIELD)
+    if not expected:
+        return False
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        sent = (await request.post()).get(CSRF_FIELD)
+    return isinstance(sent, str) and hmac.compare_digest(sent, expected)
+
+
+async def log_in(request: web.Request, user: User) -> None:
+    """Start a fresh session for ``user`` (a new CSRF token, no data carried over but
+    the language)."""
+    session = await aiohttp_session.get_session(request)
+    language = session.get("lang")
+    session.invalidate()
+    session = await aiohttp_session.new_session(request)
+    session["uid"] = user.id
+    session["pw"] = password_fingerprint(user)
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    if language:
+        session["lang"] = language
+
+
+async def log_out(request: web.Request) -> None:
+    session = await aiohttp_session.get_session(request)
+    language = session.get("lang")
+    session.invalidate()
+    if language:
+        (await aiohttp_session.new_session(request))["lang"] = language
+
+
+async def current_user(request: web.Request) -> User | None:
+    """The logged-in user of the request, read once and kept on the request."""
+    if USER in request:
+        return request[USER]
+    session = await aiohttp_session.get_session(request)
+    uid = session.get("uid")
+    if not isinstance(uid, int):
+        return None
+    async with request.app[DATABASE].read_session() as db_session:
+        user = await db_session.get(User, uid)
+    if user is None or session.get("pw") != password_fingerprint(user):
+        session.invalidate()
+        return None
+    request[USER] = user
+    return user
+
+
+@web.middleware
+async def panel_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The login gate and the CSRF check, then the panel's security headers."""
+    path = request.path
+    if not is_panel(path):
+        return await handler(request)
+    if request.method in UNSAFE_METHODS and not await _csrf_ok(request):
+        raise web.HTTPForbidden(
+            text="This form has expired or did not come from the panel. "
+            "Reload the page and try again.",
+        )
+    if not is_public(path) and await current_user(request) is None:
+        if request.method == "GET" and "text/event-stream" not in request.headers.get("Accept", ""):
+            target = request.rel_url.path_qs
+            raise web.HTTPSeeOther(request.app.router["login"].url_for().with_query(next=target))
+        raise web.HTTPUnauthorized(text="Log in to the panel first.")
+    response = await handler(request)
+    _secure_headers(response)
+    return response
+
+
+def _secure_headers(response: web.StreamResponse) -> None:
+    if response.prepared:  # a streamed response (events, exports) sent its own headers
+        return
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'",
+    )
+    headers.setdefault("Cache-Control", "no-store")
+
+
+def safe_next(target: str | None, default: str = "/orders") -> str:
+    """A local path to go to after logging in (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+@dataclass
+class LoginLimiter:
+    """At most ``per_address`` failed log-ins per address and ``per_email`` per email in
+    ``window`` seconds; a success clears the email's record."""
+
+    per_address: int = 20
+    per_email: int = 5
+    window: float = 15 * 60
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, address: str, email: str) -> int:
+        """Seconds to wait before another attempt, or 0 when one is allowed now."""
+        now = time.monotonic()
+        waits = []
+        for key, limit in ((f"ip:{address}", self.per_address), (f"email:{email}", self.per_email)):
+            times = self._recent(key, now)
+            if len(times) >= limit:
+                waits.append(int(times[0] + self.window - now) + 1)
+        return max(waits, default=0)
+
+    def failed(self, address: str, email: str) -> None:
+        now = time.monotonic()
+        for key in (f"ip:{address}", f"email:{email}"):
+            self._recent(key, now).append(now)
+        if len(self._failures) > 10_000:  # forget idle keys so memory stays bounded
+            for key in [k for k, v in self._failures.items() if not v]:
+                del self._failures[key]
+
+    def succeeded(self, email: str) -> None:
+        self._failures.pop(f"email:{email}", None)

@@ -1,0 +1,7 @@
+"""Panel pages: conversations (to be built)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
