@@ -394,7 +394,7 @@ class Catalog:
                 return report
         try:
             async with self.db.session() as session:
-                await self._apply_import(session, parsed, report, progress)
+                await self.apply_import(session, parsed, report, progress)
                 if strict and report.errors:
                     raise _RollBack
         except _RollBack:
@@ -409,13 +409,16 @@ class Catalog:
         """Empty the catalog (products referenced by orders are deactivated instead)."""
         return await self.import_file(None, mode=ImportMode.CLEAR)
 
-    async def _apply_import(
+    async def apply_import(
         self,
         session: AsyncSession,
         parsed: ParsedFile | None,
         report: ImportReport,
         progress: ProgressCallback | None,
     ) -> None:
+        """Upsert the parsed rows by SKU inside ``session`` (the caller's transaction), as
+        ``report.mode`` says, counting what happened in ``report``. The CSV/XLSX import and
+        the API's product writes share it."""
         existing = (
             await session.execute(
                 sa.select(

@@ -185,11 +185,8 @@ async def export_orders(request: web.Request) -> web.StreamResponse:
     order_filter = await order_filter_from(request)
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    filename = (
-        f"orders-{rows}-{stamp}.{exporter.extension}"
-        if rows == "items"
-        else (f"orders-{stamp}.{exporter.extension}")
-    )
+    kind = "orders-items" if rows == "items" else "orders"
+    filename = f"{kind}-{stamp}.{exporter.extension}"
     response = web.StreamResponse(
         headers={
             "Content-Type": exporter.media_type,

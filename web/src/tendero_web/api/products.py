@@ -209,7 +209,7 @@ async def upsert_products(request: web.Request) -> web.Response:
         async with request.app[DATABASE].session() as session:
             # The import's own upsert (by SKU, only the given fields change, the search
             # index's version bumped) so API writes and file imports cannot drift apart.
-            await catalog._apply_import(session, parsed, report, None)
+            await catalog.apply_import(session, parsed, report, None)
             if report.errors:
                 raise _Refused
     except IntegrityError:
