@@ -92,7 +92,7 @@ def test_known_currencies_are_accepted_and_upper_cased(code):
     assert StoreDocument(currency=code).currency == code.strip().upper()
 
 
-@pytest.mark.parametrize("code", ["PESO", "XYZ", "", "MX"])
+@pytest.mark.parametrize("code", ["PESO", "XYZ", "", "MX", "XXX", "XAU", "XTS"])
 def test_unknown_currencies_are_refused(code):
     [error] = errors_of({"currency": code})
     assert error.startswith("currency: unknown currency")

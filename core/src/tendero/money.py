@@ -50,7 +50,14 @@ def format_money(amount: Decimal, currency: str, locale: str = "es_MX") -> str:
     return format_currency(quantize(amount, currency), currency.upper(), locale=locale)
 
 
+# ISO 4217 codes that are not money a shop can charge in: "no currency", the testing
+# code, precious metals, and the IMF's and bond markets' units of account.
+NOT_MONEY = frozenset(
+    {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"}
+)
+
+
 @lru_cache(maxsize=1)
 def known_currencies() -> frozenset[str]:
-    """ISO 4217 codes babel knows (the ones a store may choose)."""
-    return frozenset(list_currencies())
+    """ISO 4217 codes babel knows that a store may charge in."""
+    return frozenset(list_currencies()) - NOT_MONEY

@@ -99,7 +99,16 @@ async def _csrf_ok(request: web.Request) -> bool:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        sent = (await request.post()).get(CSRF_FIELD)
+        try:
+            sent = (await request.post()).get(CSRF_FIELD)
+        except web.HTTPRequestEntityTooLarge:
+            # The form cannot be read, so neither can its token: say why, in words.
+            size = f"{request.client_max_size / (1024 * 1024):g}"
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=request.client_max_size,
+                text=f"The upload is too large: the panel accepts at most {size} MB. "
+                "Go back and choose a smaller file.",
+            ) from None
     return isinstance(sent, str) and hmac.compare_digest(sent, expected)
 
 
