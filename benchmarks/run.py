@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "demo_orders": ["200000"],
     "webhook_ack": ["--requests", "3000", "--concurrency", "32"],
     "agent_turns": ["--conversations", "60", "--idle", "600", "--e2e-conversations", "16"],
+    "orders_page": ["--orders", "200000", "--repeat", "10"],
 }
 
 

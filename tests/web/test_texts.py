@@ -8,10 +8,9 @@ import string
 from pathlib import Path
 
 import jinja2
+import tendero_web
 from jinja2 import nodes
 from tendero_web import i18n
-
-import tendero_web
 
 PACKAGE = Path(tendero_web.__file__).resolve().parent
 
@@ -56,7 +55,9 @@ def test_every_panel_text_has_a_spanish_translation() -> None:
     missing = sorted(f"{where}: {text!r}" for text, where in texts.items() if text not in spanish)
     assert not missing, "texts without a Spanish translation:\n" + "\n".join(missing)
     mismatched = sorted(
-        text for text in texts if text in spanish and _placeholders(text) != _placeholders(spanish[text])
+        text
+        for text in texts
+        if text in spanish and _placeholders(text) != _placeholders(spanish[text])
     )
     assert not mismatched, f"placeholders differ in: {mismatched}"
 

@@ -26,4 +26,11 @@ def register_routes(app: web.Application) -> None:
     """Mount the panel (login, Orders, Products, Conversations, Settings, Channels) and
     the JSON API under ``/api/v1/``."""
     panel.setup(app, [page.routes for page in PAGES])
+    live.setup(app)  # the Orders page's feed of new orders, closed on shutdown
     setup_api(app)
+
+
+@hookimpl
+def order_created() -> None:
+    """Open Orders pages show an order made in this process at once, not at the next poll."""
+    live.wake_feeds()

@@ -184,6 +184,7 @@ class InboxEvent(Base):
     __table_args__ = (
         sa.UniqueConstraint("channel", "platform_message_id"),
         sa.Index("ix_inbox_events_status_conversation_id_id", "status", "conversation_id", "id"),
+        sa.Index("ix_inbox_events_channel_received_at", "channel", "received_at"),
     )
 
 
@@ -236,6 +237,7 @@ class OutboxMessage(Base):
         sa.Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
         sa.Index("ix_outbox_messages_conversation_id_id", "conversation_id", "id"),
         sa.Index("ix_outbox_messages_message_id", "message_id"),
+        sa.Index("ix_outbox_messages_channel_status_id", "channel", "status", "id"),
     )
 
 
@@ -284,7 +286,9 @@ class Order(Base):
     payment_status: Mapped[str] = mapped_column(sa.String(30))
     status: Mapped[str] = mapped_column(sa.String(30))
     settings_version: Mapped[int | None]
-    # Lower-cased customer and product text for the Orders page search box.
+    # Lower-cased customer and product text for the Orders page search box. Indexed by
+    # trigrams outside this model (migration 0003): on SQLite the FTS5 table
+    # ``orders_search`` kept current by triggers, on PostgreSQL a pg_trgm GIN index.
     search_text: Mapped[str] = mapped_column(sa.Text, default="")
 
     items: Mapped[list[OrderItem]] = relationship(
@@ -308,6 +312,10 @@ class Order(Base):
         sa.Index("ix_orders_channel_created_at", "channel", "created_at"),
         sa.Index("ix_orders_delivery_method_created_at", "delivery_method", "created_at"),
         sa.Index("ix_orders_pickup_location_name_created_at", "pickup_location_name", "created_at"),
+        # Covers the revenue counter and the 30-day chart (tendero.orders.stats).
+        sa.Index(
+            "ix_orders_created_at_sales", "created_at", "channel", "currency", "status", "total"
+        ),
         sa.Index("ix_orders_lead_id", "lead_id"),
         sa.Index("ix_orders_conversation_id", "conversation_id"),
     )

@@ -7,6 +7,7 @@ What other modules use::
 The submodules: :mod:`~tendero.orders.status` (the rules for moves),
 :mod:`~tendero.orders.totals` (pure pricing), :mod:`~tendero.orders.service` (writes),
 :mod:`~tendero.orders.query` (filters and streaming reads),
+:mod:`~tendero.orders.stats` (the Orders page counters and chart),
 :mod:`~tendero.orders.serialize` (the contract's Order JSON) and
 :mod:`~tendero.orders.events` (hooks fired after commit).
 """
@@ -20,9 +21,11 @@ from tendero.orders.events import (
 from tendero.orders.query import (
     OrderCursor,
     OrderFilter,
+    QueryPlan,
     count_orders,
     fetch_orders_page,
     iter_orders,
+    plan_conditions,
 )
 from tendero.orders.serialize import order_detail_to_json, order_to_json
 from tendero.orders.service import (
@@ -41,6 +44,12 @@ from tendero.orders.service import (
     get_order,
     price_cart,
     run_expiry_job,
+)
+from tendero.orders.stats import (
+    DailyChannelSales,
+    OrderCounters,
+    daily_by_channel,
+    order_counters,
 )
 from tendero.orders.status import (
     Actor,
@@ -67,8 +76,10 @@ __all__ = [
     "Actor",
     "CartLine",
     "Customer",
+    "DailyChannelSales",
     "DeliveryMethod",
     "IllegalStatusMove",
+    "OrderCounters",
     "OrderCursor",
     "OrderEvent",
     "OrderFilter",
@@ -76,6 +87,7 @@ __all__ = [
     "OutOfStock",
     "PaymentStatus",
     "ProductUnavailable",
+    "QueryPlan",
     "Quote",
     "QuoteChanged",
     "QuoteItem",
@@ -91,15 +103,18 @@ __all__ = [
     "count_expired_unpaid",
     "count_orders",
     "create_order",
+    "daily_by_channel",
     "deposit_amount",
     "expire_unpaid_orders",
     "fetch_orders_page",
     "get_order",
     "iter_orders",
     "missing_for_free_shipping",
+    "order_counters",
     "order_detail_to_json",
     "order_to_json",
     "order_transaction",
+    "plan_conditions",
     "price_cart",
     "publish_order_events",
     "quote",

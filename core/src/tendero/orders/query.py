@@ -3,12 +3,22 @@
 Orders are always listed newest first by ``(created_at, id)``, the key of an index, and
 paged by that key rather than by offset, so page 10,000 costs what page 1 costs and an
 export of a million orders holds one batch in memory at a time.
+
+Every filter column has a ``(column, created_at)`` index, so a filtered page walks one
+index backwards and stops after a page. Search words of three letters or more use a
+trigram index (migration 0003): on PostgreSQL ``pg_trgm`` under ``LIKE``, chosen by the
+planner; on SQLite the FTS5 table ``orders_search``. SQLite's planner has no statistics
+on how many rows a value or a search matches, so :func:`plan_conditions` asks first, with
+capped counts that read at most a few thousand index entries, and steers it: the
+smallest filter drives (the others are written ``+column``, which no index serves), and
+the search index drives only when its matches are few — a common word is cheaper to
+check row by row while walking newest first.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,6 +38,15 @@ if TYPE_CHECKING:
 
 _orders = Order.__table__
 _items = OrderItem.__table__
+_search_index = sa.table("orders_search", sa.column("rowid"))
+
+TRIGRAM = 3
+"""Search words shorter than this cannot use a trigram index; they are checked row by row."""
+SEARCH_INDEX_ROWS = 3000
+"""On SQLite, a page follows the search index when the search matches at most this many
+orders; beyond, matches are common enough that walking newest first finds a page sooner."""
+PROBE_ROWS = 20_000
+"""Cap of the counts :func:`plan_conditions` runs to size filters before a query."""
 
 
 def _values(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -79,29 +98,148 @@ class OrderFilter:
         """Midnight starting ``day`` in the filter's time zone, as UTC."""
         return datetime.combine(day, time.min, tzinfo=ZoneInfo(self.timezone)).astimezone(UTC)
 
-    def conditions(self) -> list[sa.ColumnElement[bool]]:
-        """The SQL conditions on ``orders`` this filter stands for."""
-        out: list[sa.ColumnElement[bool]] = []
-        for column, value in (
-            (_orders.c.status, self.status),
-            (_orders.c.payment_status, self.payment_status),
-            (_orders.c.channel, self.channel),
-            (_orders.c.delivery_method, self.delivery_method),
-            (_orders.c.pickup_location_name, self.pickup_location),
-        ):
-            values = _values(value)
-            if len(values) == 1:
-                out.append(column == values[0])
-            elif values:
-                out.append(column.in_(values))
+    def search_words(self) -> list[str]:
+        """The folded words of ``search``; an order matches when it contains them all."""
+        return fold(self.search).split()
+
+    def equalities(self) -> list[tuple[sa.Column[Any], tuple[str, ...]]]:
+        """``(column, accepted values)`` of every value filter that is set."""
+        return [
+            (column, values)
+            for column, value in (
+                (_orders.c.status, self.status),
+                (_orders.c.payment_status, self.payment_status),
+                (_orders.c.channel, self.channel),
+                (_orders.c.delivery_method, self.delivery_method),
+                (_orders.c.pickup_location_name, self.pickup_location),
+            )
+            if (values := _values(value))
+        ]
+
+    def date_conditions(self, *, indexed: bool = True) -> list[sa.ColumnElement[bool]]:
+        """The ``since``/``until`` conditions on ``created_at``."""
+        created_at = _orders.c.created_at if indexed else _unindexed(_orders.c.created_at)
+        out = []
         if self.since:
-            out.append(_orders.c.created_at >= self.day_start(self.since))
+            out.append(created_at >= self.day_start(self.since))
         if self.until:
-            out.append(_orders.c.created_at < self.day_start(self.until + timedelta(days=1)))
-        for word in fold(self.search).split():
+            out.append(created_at < self.day_start(self.until + timedelta(days=1)))
+        return out
+
+    def conditions(
+        self,
+        *,
+        unindexed: frozenset[str] = frozenset(),
+        search_index: bool = False,
+        search_ids: Collection[int] | None = None,
+    ) -> list[sa.ColumnElement[bool]]:
+        """The SQL conditions on ``orders`` this filter stands for (portable SQL).
+
+        For SQLite, :func:`plan_conditions` adds hints: columns named in ``unindexed``
+        are written ``+column`` so no index is used for them, and with ``search_index``
+        the words of three letters or more go through the FTS5 table — or, when the
+        ids it matches are already known, are ``search_ids``.
+        """
+        out: list[sa.ColumnElement[bool]] = []
+        for column, values in self.equalities():
+            target = _unindexed(column) if column.name in unindexed else column
+            out.append(target == values[0] if len(values) == 1 else target.in_(values))
+        out += self.date_conditions(indexed="created_at" not in unindexed)
+        words = self.search_words()
+        if search_index:
+            indexed = [word for word in words if len(word) >= TRIGRAM]
+            if search_ids is not None:
+                out.append(_orders.c.id.in_(search_ids))
+            elif indexed:
+                out.append(_orders.c.id.in_(_search_index_ids(indexed)))
+            words = [word for word in words if len(word) < TRIGRAM]
+        for word in words:
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             out.append(_orders.c.search_text.like(f"%{escaped}%", escape="\\"))
         return out
+
+
+def _unindexed(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """``+orders.column``: the same value, but SQLite will not use an index for it."""
+    return sa.literal_column(f"+{_orders.name}.{column.name}", column.type)
+
+
+def _search_index_ids(words: list[str]) -> sa.Select[Any]:
+    """Ids of the orders whose search text contains every word (SQLite FTS5 trigram
+    index; each quoted word is a substring match, exactly what ``LIKE '%word%'`` does)."""
+    query = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    match = sa.literal_column(_search_index.name).op("MATCH")(sa.literal(query, sa.String))
+    return sa.select(_search_index.c.rowid).where(match)
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """The conditions to run for a filter. ``search_index_drives``: the few orders the
+    search index returns are the rows to read, so a page sorts them rather than walking
+    the ``created_at`` index (which would test every order against the search)."""
+
+    conditions: list[sa.ColumnElement[bool]]
+    search_index_drives: bool = False
+
+
+async def _capped_count(session: AsyncSession, query: sa.Select[Any], cap: int = PROBE_ROWS) -> int:
+    capped = query.limit(cap).subquery()
+    return int(await session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0)
+
+
+async def plan_conditions(
+    session: AsyncSession, order_filter: OrderFilter, *, ordered: bool = True
+) -> QueryPlan:
+    """The conditions of ``order_filter`` written so the session's database runs them
+    well: ``ordered`` for a newest-first page, not for counts and sums.
+
+    PostgreSQL plans with its own statistics (and its ``pg_trgm`` index): the portable
+    conditions as they are. On SQLite, with two or more indexable filters or a search,
+    capped counts size each candidate first (see the module docstring).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return QueryPlan(order_filter.conditions())
+    indexed_words = [w for w in order_filter.search_words() if len(w) >= TRIGRAM]
+    equalities = order_filter.equalities()
+    dated = bool(order_filter.since or order_filter.until)
+    candidates = [column.name for column, _ in equalities] or (["created_at"] if dated else [])
+    if not indexed_words and len(candidates) < 2:
+        return QueryPlan(order_filter.conditions())
+
+    plain = order_filter.conditions()
+    dates = order_filter.date_conditions()
+    sizes: dict[str, int] = {}
+    if len(candidates) >= 2 or (indexed_words and not ordered):
+        for column, values in equalities:
+            one = column == values[0] if len(values) == 1 else column.in_(values)
+            sizes[column.name] = await _capped_count(
+                session, sa.select(sa.literal(1)).select_from(_orders).where(one, *dates)
+            )
+        if not equalities and dated:
+            sizes["created_at"] = await _capped_count(
+                session, sa.select(sa.literal(1)).select_from(_orders).where(*dates)
+            )
+    driver = min(sizes, key=lambda name: sizes[name]) if sizes else None
+    every = frozenset([*candidates, "created_at"])
+
+    if indexed_words:
+        # A page only needs to know "a few or more" (the cheaper question).
+        cap = SEARCH_INDEX_ROWS + 1 if ordered else PROBE_ROWS
+        # The probe fetches the ids themselves: when they are all there, the query
+        # takes them as a list instead of matching the index a second time.
+        ids = list(await session.scalars(_search_index_ids(indexed_words).limit(cap)))
+        if ordered:
+            limit = SEARCH_INDEX_ROWS
+        else:  # a count reads every match: the index unless a filter is smaller
+            limit = sizes[driver] if driver else PROBE_ROWS
+        if len(ids) <= limit or (not ordered and driver is None):
+            conditions = order_filter.conditions(
+                unindexed=every, search_index=True, search_ids=ids if len(ids) < cap else None
+            )
+            return QueryPlan(conditions, search_index_drives=True)
+    if driver is None:
+        return QueryPlan(plain)
+    return QueryPlan(order_filter.conditions(unindexed=every - {driver, "created_at"}))
 
 
 @dataclass(frozen=True)
@@ -139,16 +277,19 @@ async def fetch_orders_page(
     if limit < 1:
         raise ValidationFailed("the page size must be at least 1")
     order_filter = order_filter or OrderFilter()
-    query = sa.select(_orders).where(*order_filter.conditions())
+    plan = await plan_conditions(session, order_filter, ordered=True)
+    query = sa.select(_orders).where(*plan.conditions)
+    created_at, ident = _orders.c.created_at, _orders.c.id
+    if plan.search_index_drives:
+        created_at, ident = _unindexed(created_at), _unindexed(ident)
     if after is not None:
-        key = sa.tuple_(_orders.c.created_at, _orders.c.id)
         query = query.where(
-            key
+            sa.tuple_(created_at, ident)
             < sa.tuple_(
                 sa.literal(after.created_at, _orders.c.created_at.type), sa.literal(after.id)
             )
         )
-    query = query.order_by(_orders.c.created_at.desc(), _orders.c.id.desc()).limit(limit + 1)
+    query = query.order_by(created_at.desc(), ident.desc()).limit(limit + 1)
     rows = (await session.execute(query)).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -197,5 +338,6 @@ async def iter_orders(
 async def count_orders(session: AsyncSession, order_filter: OrderFilter | None = None) -> int:
     """How many orders match ``order_filter``."""
     order_filter = order_filter or OrderFilter()
-    query = sa.select(sa.func.count()).select_from(_orders).where(*order_filter.conditions())
+    plan = await plan_conditions(session, order_filter, ordered=False)
+    query = sa.select(sa.func.count()).select_from(_orders).where(*plan.conditions)
     return int(await session.scalar(query) or 0)
