@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 from tendero.db.engine import make_engine
+from tendero.db.migrate import include_object
 from tendero.db.models import Base
 
 config = context.config
@@ -22,23 +23,12 @@ def _url() -> str:
     return load_settings().effective_database_url
 
 
-# Search indexes made by hand in migration 0003 (no model can describe them): not
-# something autogenerate should offer to drop.
-UNMODELLED = ("orders_search", "ix_orders_search_text_trgm")
-
-
-def _include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    return not (reflected and name is not None and name.startswith(UNMODELLED))
-
-
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
         connection=connection,
         url=url,
         target_metadata=target_metadata,
-        include_object=_include_object,
+        include_object=include_object,
         render_as_batch=True,  # SQLite cannot ALTER most things in place
         compare_type=True,
         compare_server_default=True,
