@@ -114,6 +114,7 @@ class Channel:
     number: wa.Number | None = None
     app_id: str = ""
     other_graph: FakeGraph | None = None  # Instagram: graph.facebook.com must stay unused
+    profile_name: str = ""  # WhatsApp contacts' profile name (default: "Cliente NN 🌷")
     _customers: set[str] = field(default_factory=set)
 
     # --- customers and their events ----------------------------------------------------
@@ -171,7 +172,10 @@ class Channel:
             statuses = [e for e in events if "status" in e]
             changes = []
             if messages:
-                contacts = [wa.contact(m["from"], f"Cliente {m['from'][-2:]} 🌷") for m in messages]
+                contacts = [
+                    wa.contact(m["from"], self.profile_name or f"Cliente {m['from'][-2:]} 🌷")
+                    for m in messages
+                ]
                 changes.append(wa.change(self.number, messages=messages, contacts=contacts))
             if statuses:
                 changes.append(wa.change(self.number, statuses=statuses))

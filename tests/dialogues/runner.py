@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -866,28 +866,45 @@ def same_field(key: str, want: str, got: str) -> bool:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[Any, str]]:
-    """The real app (default turn runner) on a real socket."""
+async def running_app(
+    settings: Settings, plugins: Sequence[str] = ()
+) -> AsyncIterator[tuple[Any, str]]:
+    """The real app (default turn runner) on a real socket, with ``plugins`` as well."""
     app = create_app(
         settings,
-        plugin_manager=create_plugin_manager(allow=PLUGINS),
+        plugin_manager=create_plugin_manager(allow=[*PLUGINS, *plugins]),
         pipeline_options=PIPELINE_OPTIONS,
     )
     async with wh.serve(app) as base_url:
         yield app, base_url
 
 
-async def run_dialogue(dialogue: Dialogue, settings: Settings) -> float:
+async def run_dialogue(
+    dialogue: Dialogue,
+    settings: Settings,
+    *,
+    plugins: Sequence[str] = (),
+    then: Callable[[Any, str], Awaitable[None]] | None = None,
+) -> float:
     """Run ``dialogue`` on the database of ``settings``; returns the seconds it took.
-    Raises :class:`DialogueFailed` with the transcript when something does not hold."""
+    Raises :class:`DialogueFailed` with the transcript when something does not hold.
+    ``then(app, base_url)`` runs after the last check, with the app still serving (and
+    ``plugins`` loaded besides the channels', e.g. the web panel)."""
     started = time.monotonic()
     await seed(settings.effective_database_url, dialogue)
-    async with Phones(settings) as phones, running_app(phones.settings) as (app, base_url):
+    async with (
+        Phones(settings) as phones,
+        running_app(phones.settings, plugins) as (app, base_url),
+    ):
+        for channel in phones.channels.values():
+            channel.profile_name = dialogue.customer_name
         run = DialogueRun(dialogue, phones, app, base_url)
         try:
             for index, turn in enumerate(dialogue.turns, start=1):
                 await run.run_turn(index, turn)
             await run.check_end()
+            if then is not None:
+                await then(app, base_url)
             if os.environ.get("TENDERO_DIALOGUE_TRANSCRIPTS"):
                 print(header(dialogue, settings) + run.transcript_text())
         except DialogueFailed as failure:

@@ -339,6 +339,8 @@ class Dialogue(_Model):
     channel: Literal["whatsapp", "facebook", "instagram"]
     description: str = ""
     tags: list[str] = Field(default_factory=list)
+    # The customer's profile name as the channel reports it (default: a made-up one).
+    customer_name: str = ""
     store: dict[str, Any] = Field(default_factory=dict)  # preset + overrides
     catalog: Annotated[CatalogSpec, BeforeValidator(_catalog)] = Field(default_factory=CatalogSpec)
     databases: list[Literal["sqlite", "postgresql"]] = Field(default_factory=lambda: ["sqlite"])
