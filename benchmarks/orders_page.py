@@ -200,7 +200,9 @@ async def measure_queries(database_url: str, cases: list[Case], repeat: int) -> 
 
 
 async def measure_http(url: str, cookie: str, cases: list[Case], repeat: int) -> dict[str, Any]:
-    """The same cases as GETs of the panel's Orders page (filters as query parameters)."""
+    """The same cases as GETs of the panel's Orders page (filters as its query parameters:
+    ``status``, ``payment_status``, ``channel``, ``delivery_method``, ``pickup_location``,
+    ``since``, ``until``, ``q``, ``after``)."""
     import aiohttp
 
     name, _, value = cookie.partition("=")
@@ -214,6 +216,10 @@ async def measure_http(url: str, cookie: str, cases: list[Case], repeat: int) ->
                 for key, val in case.filters.items()
                 if key != "timezone"
             }
+            if case.after:
+                from tendero.orders import OrderCursor
+
+                params["after"] = OrderCursor(*case.after).encode()
 
             async def run(params: dict[str, str] = params) -> int:
                 async with client.get(url, params=params, allow_redirects=False) as response:

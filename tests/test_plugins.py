@@ -63,7 +63,7 @@ def test_every_builtin_is_found_through_the_entry_point_group() -> None:
     assert infos["exporters"].version == "0.1.0"
     assert infos["exporters"].hooks == ["register_exporters"]
     assert infos["whatsapp"].hooks == ["register_channels"]
-    assert infos["web"].hooks == ["register_routes"]
+    assert infos["web"].hooks == ["order_created", "register_routes"]
     assert infos["notifications"].distribution == "tendero"
     assert infos["notifications"].hooks == [
         "conversation_needs_human",

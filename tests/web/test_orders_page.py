@@ -207,6 +207,29 @@ async def test_counters_follow_the_filters(panel: Panel) -> None:
     assert f'<strong id="counter-revenue">{fmt.money("1047")}</strong>' in page
 
 
+async def test_revenue_is_for_the_last_30_days_unless_dates_are_given(panel: Panel) -> None:
+    store = await publish_store(panel)
+    from tests.orders.conftest import add_product
+
+    product = await add_product(panel.db, "Té verde", "100.00", stock=None)
+    now = datetime.now(UTC)
+    await place(panel.db, store, [(product, 1)], channel="instagram", now=now - timedelta(days=2))
+    await place(panel.db, store, [(product, 2)], channel="whatsapp", now=now - timedelta(days=45))
+    client = await panel.logged_in()
+    fmt = Formats("es", "MX", "MXN", "America/Mexico_City")
+    page = await get(client, "/orders")
+    assert "Ventas · últimos 30 días" in page
+    # The store's flat shipping is added to each order's items.
+    recent = fmt.money(str(100 + store.shipping.flat_rate))
+    assert f'<strong id="counter-revenue">{recent}</strong>' in page
+    assert '<strong id="counter-new-orders">2</strong>' in page  # to-do counts: all time
+    since = (now - timedelta(days=60)).date().isoformat()
+    page = await get(client, f"/orders?since={since}")
+    both = fmt.money(str(300 + 2 * store.shipping.flat_rate))
+    assert "Ventas · últimos 30 días" not in page
+    assert f'<strong id="counter-revenue">{both}</strong>' in page
+
+
 async def test_the_chart_shows_the_last_30_days_by_channel(panel: Panel) -> None:
     store = await publish_store(panel)
     from tests.orders.conftest import add_product

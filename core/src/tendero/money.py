@@ -6,6 +6,7 @@ babel's CLDR data gives it (MXN and USD: 2 decimals, JPY: 0, KWD: 3).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -43,6 +44,20 @@ def percent_of(amount: Decimal, percent: int | Decimal, currency: str) -> Decima
 def to_json(amount: Decimal, currency: str) -> str:
     """The contract's money string: a decimal with the currency's minor units."""
     return str(quantize(amount, currency))
+
+
+@lru_cache(maxsize=64)
+def json_writer(currency: str) -> Callable[[Decimal | int | str], str]:
+    """:func:`to_json` for many amounts of one ``currency``: the minor unit is looked up
+    once, not per amount (exports write millions of amounts)."""
+    quantum = minor_unit(currency)
+
+    def write(amount: Decimal | int | str) -> str:
+        if not isinstance(amount, Decimal):
+            amount = to_decimal(amount)
+        return str(amount.quantize(quantum, rounding=ROUND_HALF_UP))
+
+    return write
 
 
 def format_money(amount: Decimal, currency: str, locale: str = "es_MX") -> str:

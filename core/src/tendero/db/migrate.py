@@ -10,9 +10,10 @@ from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-# Search indexes made by hand in migration 0003 (no model can describe them): nothing
-# autogenerate should offer to drop.
-UNMODELLED = ("orders_search", "ix_orders_search_text_trgm")
+# What lives in the database without a model, which autogenerate must not offer to drop:
+# the search indexes made by hand in migration 0003, and the agent's LangGraph
+# checkpoint tables (their saver creates them in the app's PostgreSQL database).
+UNMODELLED = ("orders_search", "ix_orders_search_text_trgm", "checkpoint")
 
 
 def include_object(

@@ -48,6 +48,35 @@ orders; beyond, matches are common enough that walking newest first finds a page
 PROBE_ROWS = 20_000
 """Cap of the counts :func:`plan_conditions` runs to size filters before a query."""
 
+# What build_order_json reads: not ``search_text`` (long, and only the search needs it).
+_ORDER_JSON_COLUMNS = tuple(
+    _orders.c[name]
+    for name in (
+        "id",
+        "number",
+        "created_at",
+        "updated_at",
+        "channel",
+        "lead_id",
+        "conversation_id",
+        "customer_name",
+        "customer_platform_id",
+        "customer_phone",
+        "email",
+        "currency",
+        "subtotal",
+        "shipping_cost",
+        "deposit_amount",
+        "total",
+        "delivery_method",
+        "shipping_address",
+        "pickup_location",
+        "ready_at",
+        "payment_status",
+        "status",
+    )
+)
+
 
 def _values(value: str | Iterable[str] | None) -> tuple[str, ...]:
     if value is None or value == "":
@@ -278,7 +307,7 @@ async def fetch_orders_page(
         raise ValidationFailed("the page size must be at least 1")
     order_filter = order_filter or OrderFilter()
     plan = await plan_conditions(session, order_filter, ordered=True)
-    query = sa.select(_orders).where(*plan.conditions)
+    query = sa.select(*_ORDER_JSON_COLUMNS).where(*plan.conditions)
     created_at, ident = _orders.c.created_at, _orders.c.id
     if plan.search_index_drives:
         created_at, ident = _unindexed(created_at), _unindexed(ident)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from tendero.money import to_json
+from tendero.money import json_writer
 
 SHIPPING_ADDRESS_KEYS = (
     "street",
@@ -72,6 +72,7 @@ def build_order_json(order: Any, items: Iterable[Any]) -> dict[str, Any]:
     ``orders`` and ``order_items`` (the streaming query builds from rows).
     """
     currency = order.currency
+    money = json_writer(currency)
     data: dict[str, Any] = {
         "number": int(order.number),
         "created_at": _time(order.created_at),
@@ -87,15 +88,15 @@ def build_order_json(order: Any, items: Iterable[Any]) -> dict[str, Any]:
                 "sku": item.sku,
                 "name": item.name,
                 "quantity": int(item.quantity),
-                "unit_price": to_json(item.unit_price, currency),
-                "line_total": to_json(item.line_total, currency),
+                "unit_price": money(item.unit_price),
+                "line_total": money(item.line_total),
             }
             for item in items
         ],
-        "subtotal": to_json(order.subtotal, currency),
-        "shipping_cost": to_json(order.shipping_cost, currency),
-        "deposit_amount": to_json(order.deposit_amount, currency),
-        "total": to_json(order.total, currency),
+        "subtotal": money(order.subtotal),
+        "shipping_cost": money(order.shipping_cost),
+        "deposit_amount": money(order.deposit_amount),
+        "total": money(order.total),
         "currency": currency,
         "delivery_method": order.delivery_method,
         "shipping_address": _address(order.shipping_address),

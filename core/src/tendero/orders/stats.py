@@ -84,17 +84,21 @@ def _amount(value: object, dialect: str) -> Decimal:
 
 
 async def order_counters(
-    session: AsyncSession, order_filter: OrderFilter | None = None
+    session: AsyncSession,
+    order_filter: OrderFilter | None = None,
+    revenue_filter: OrderFilter | None = None,
 ) -> OrderCounters:
     """New orders, payments to verify and revenue of the orders ``order_filter`` selects
-    (all orders when ``None``). Three indexed queries; see :class:`OrderCounters`."""
+    (all orders when ``None``); the revenue over ``revenue_filter`` instead when given
+    (e.g. the same filter limited to a period). Three indexed queries; see
+    :class:`OrderCounters`."""
     order_filter = order_filter or OrderFilter()
     dialect = _dialect(session)
     new_orders = await _count_within(session, order_filter, "status", OrderStatus.NEW.value)
     to_verify = await _count_within(
         session, order_filter, "payment_status", PaymentStatus.PROOF_RECEIVED.value
     )
-    plan = await plan_conditions(session, order_filter, ordered=False)
+    plan = await plan_conditions(session, revenue_filter or order_filter, ordered=False)
     rows = await session.execute(
         sa.select(_orders.c.currency, _revenue_sum(dialect))
         .where(*plan.conditions, _orders.c.status != OrderStatus.CANCELLED.value)

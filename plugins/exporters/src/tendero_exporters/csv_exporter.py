@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
 
@@ -34,18 +34,44 @@ def neutralise(text: str) -> str:
     return text
 
 
-def csv_value(column: Column, value: Any) -> str:
-    """The CSV text of one cell."""
+# Only text starting with one of these can need the apostrophe (see neutralise).
+_RISKY_FIRST = frozenset("".join(FORMULA_PREFIXES) + " ")
+
+
+def _text_cell(value: Any) -> str:
     if value is None:
         return ""
-    if column.kind is Kind.INTEGER and isinstance(value, int) and not isinstance(value, bool):
+    text = value if type(value) is str else str(value)
+    # Most cells start with a letter or digit: skip neutralise's two prefix tests.
+    if not text or text[0] not in _RISKY_FIRST:
+        return text
+    return neutralise(text)
+
+
+def _integer_cell(value: Any) -> str:
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
         return str(value)
-    if column.kind is Kind.MONEY:
-        try:
-            return str(Decimal(str(value)))
-        except InvalidOperation:
-            pass  # not an amount after all: write it as (safe) text
-    return neutralise(str(value))
+    return _text_cell(value)
+
+
+def _money_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        return str(Decimal(str(value)))
+    except InvalidOperation:
+        return _text_cell(value)  # not an amount after all: write it as (safe) text
+
+
+_CELLS: dict[Kind, Callable[[Any], str]] = {
+    Kind.INTEGER: _integer_cell,
+    Kind.MONEY: _money_cell,
+}
+
+
+def csv_value(column: Column, value: Any) -> str:
+    """The CSV text of one cell."""
+    return _CELLS.get(column.kind, _text_cell)(value)
 
 
 class CsvExporter:
@@ -59,6 +85,7 @@ class CsvExporter:
     async def write(self, orders: AsyncIterator[dict[str, Any]], rows: str, out: BinaryIO) -> int:
         check_rows(rows)
         columns = columns_for(rows)
+        cells = [_CELLS.get(column.kind, _text_cell) for column in columns]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         out.write(codecs.BOM_UTF8)
@@ -66,7 +93,7 @@ class CsvExporter:
         count = 0
         async for order in orders:
             for values in table_rows(order, rows, columns):
-                writer.writerow([csv_value(c, v) for c, v in zip(columns, values, strict=True)])
+                writer.writerow([cell(v) for cell, v in zip(cells, values, strict=True)])
                 count += 1
             if buffer.tell() >= BATCH_BYTES:
                 await self._flush(buffer, out)

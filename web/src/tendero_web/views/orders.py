@@ -17,11 +17,12 @@ so plugins hear about them after commit, like moves made from the API or the CLI
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -250,16 +251,26 @@ def revenue_text(fmt: Any, revenue: Mapping[str, Decimal], currency: str) -> str
     return " · ".join(fmt.money(amount, code) for code, amount in revenue.items())
 
 
-async def counters_of(request: web.Request, order_filter: OrderFilter) -> dict[str, str]:
-    """The counters of the page for ``order_filter``, formatted."""
+REVENUE_DAYS = 30  # the revenue counter's period when the filter names no dates
+
+
+async def counters_of(request: web.Request, order_filter: OrderFilter) -> dict[str, Any]:
+    """The counters of the page for ``order_filter``, formatted. Revenue is for the
+    filter's dates, or for the last 30 days when it names none (all time would read
+    every order of the store on every visit)."""
     fmt = await panel.formats(request)
     doc = await panel.store(request)
+    revenue_filter = None
+    if order_filter.since is None and order_filter.until is None:
+        today = datetime.now(ZoneInfo(order_filter.timezone)).date()
+        revenue_filter = replace(order_filter, since=today - timedelta(days=REVENUE_DAYS - 1))
     async with request.app[DATABASE].read_session() as session:
-        figures = await order_counters(session, order_filter)
+        figures = await order_counters(session, order_filter, revenue_filter)
     return {
         "new_orders": fmt.number(figures.new_orders),
         "payments_to_verify": fmt.number(figures.payments_to_verify),
         "revenue": revenue_text(fmt, figures.revenue, doc.currency),
+        "revenue_days": REVENUE_DAYS if revenue_filter is not None else 0,
     }
 
 
