@@ -7,7 +7,9 @@ the same path the CLI and the panel use, so ``order_status_changed`` and
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
@@ -121,33 +123,32 @@ def _move_body(body: dict[str, Any], field: str, enum: type[Any], what: str) -> 
 
 async def move_status(request: web.Request) -> web.Response:
     """``POST /api/v1/orders/{number}/status``: move the order status as the merchant."""
-    number = _number(request)
-    body = _move_body(await read_json_object(request), "status", OrderStatus, "order status")
-    async with order_transaction(request.app[DATABASE], request.app[PLUGINS]) as session:
-        order = await change_status(
-            session,
-            number,
-            body["status"],
-            Actor.MERCHANT,
-            client_of(request).actor_name,
-            body["note"],
-            expected=body["expected"],
-        )
-        data = order_detail_to_json(order)
-    return web.json_response(data, dumps=dumps)
+    return await _move(request, "status", OrderStatus, "order status", change_status)
 
 
 async def move_payment(request: web.Request) -> web.Response:
     """``POST /api/v1/orders/{number}/payment``: move the payment status as the merchant."""
-    number = _number(request)
-    body = _move_body(
-        await read_json_object(request), "payment_status", PaymentStatus, "payment status"
+    return await _move(
+        request, "payment_status", PaymentStatus, "payment status", change_payment_status
     )
+
+
+async def _move(
+    request: web.Request,
+    field_name: str,
+    enum: type[StrEnum],
+    what: str,
+    change: Callable[..., Awaitable[Any]],
+) -> web.Response:
+    """Read ``{field_name, expected?, note?}`` and make the move through ``change`` (the
+    order service's status or payment move), as the merchant behind the token."""
+    number = _number(request)
+    body = _move_body(await read_json_object(request), field_name, enum, what)
     async with order_transaction(request.app[DATABASE], request.app[PLUGINS]) as session:
-        order = await change_payment_status(
+        order = await change(
             session,
             number,
-            body["payment_status"],
+            body[field_name],
             Actor.MERCHANT,
             client_of(request).actor_name,
             body["note"],
