@@ -2,7 +2,7 @@
 
     python benchmarks/orders_page.py [--orders N] [--seed S] [--repeat R]
         [--postgres URL | --database URL] [--keep] [--export csv,xlsx] [--data-dir DIR]
-        [--http URL --cookie NAME=VALUE]
+        [--http [URL --cookie NAME=VALUE]] [--export-timeout SECONDS]
 
 Seeds ``N`` orders (default 200,000) with ``tendero demo --orders N`` into a fresh
 database — a new SQLite file in a temp folder, or with ``--postgres`` a new database on
@@ -13,8 +13,14 @@ request would: the first page, filtered pages, a page deep in the keyset, search
 header counters and the 30-day chart. Last, it exports the whole table with ``tendero
 orders export`` as a process per format and reports its wall time and peak RSS.
 
-``--http URL`` measures the real page instead of the query layer: GET ``URL`` with the
-same filters as query parameters (``--cookie`` carries the panel session), same cases.
+``--http`` measures the real panel instead of the query layer: it starts ``tendero
+serve`` on a free port against the database measured, creates a merchant account, logs
+in through the login form, and times GETs of the Orders page with the same filters as
+query parameters, one order's page, and the whole table streamed through
+``/orders/export`` per ``--export`` format (wall time, bytes, and the SERVER process's
+peak RSS, ``VmHWM``, before and after; an export still running after
+``--export-timeout`` seconds is cut off and reported as such). ``--http URL --cookie
+NAME=VALUE`` times an already running server (``URL`` is its Orders page) instead.
 
 Figures go to stderr as a table; the last stdout line is JSON for ``benchmarks/run.py``.
 """
@@ -25,6 +31,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -51,7 +59,7 @@ class Case:
     query string in --http mode), and whether it is a page, the counters or the chart."""
 
     label: str
-    kind: str  # page | count | counters | chart
+    kind: str  # page | count | counters | chart | detail (one order's page, --http only)
     filters: dict[str, Any]
     after: tuple[datetime, int] | None = None
 
@@ -138,6 +146,7 @@ async def pick_cases(database_url: str) -> list[Case]:
         Case("search_sku", "page", {"search": sku or "tfr"}),
         Case("search_number", "page", {"search": f"#{middle.number}"}),
         Case("search_phone", "page", {"search": sample.customer_phone[-8:]}),
+        Case("order_detail", "detail", {"number": middle.number}),
         Case("count_all", "count", {}),
         Case("count_search_name", "count", {"search": name}),
         Case("counters_all", "counters", {}),
@@ -176,6 +185,8 @@ async def measure_queries(database_url: str, cases: list[Case], repeat: int) -> 
     figures: dict[str, Any] = {}
     try:
         for case in cases:
+            if case.kind == "detail":
+                continue  # a page of the panel; timed in --http mode
             order_filter = OrderFilter(**case.filters)
             after = OrderCursor(*case.after) if case.after else None
 
@@ -199,29 +210,170 @@ async def measure_queries(database_url: str, cases: list[Case], repeat: int) -> 
     return figures
 
 
-async def measure_http(url: str, cookie: str, cases: list[Case], repeat: int) -> dict[str, Any]:
-    """The same cases as GETs of the panel's Orders page (filters as its query parameters:
-    ``status``, ``payment_status``, ``channel``, ``delivery_method``, ``pickup_location``,
-    ``since``, ``until``, ``q``, ``after``)."""
-    import aiohttp
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
-    name, _, value = cookie.partition("=")
+
+def _peak_rss_mb(pid: int) -> tuple[float, float]:
+    """``(VmHWM, VmRSS)`` of process ``pid`` in MB, from ``/proc/<pid>/status``."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            fields[key] = int(value.split()[0]) / 1024  # kB
+    return fields["VmHWM"], fields["VmRSS"]
+
+
+class PanelServer:
+    """``tendero serve`` as a child process on a free port, with a merchant account the
+    benchmark logs in with."""
+
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        self.data_dir = data_dir
+        self.env = _env(data_dir, database_url)
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+        self.password = uuid.uuid4().hex
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "serve.log"
+
+    def start(self) -> None:
+        subprocess.run(
+            [str(TENDERO), "users", "create", self.email, "--password-stdin"],
+            input=f"{self.password}\n".encode(),
+            env=self.env,
+            cwd=self.data_dir.parent,
+            check=True,
+            stdout=sys.stderr,
+        )
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(TENDERO), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env,
+                cwd=self.data_dir.parent,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 120
+        while True:
+            if self.process.poll() is not None:
+                raise SystemExit(f"tendero serve exited {self.process.returncode}; see {self.log}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(
+                        f"tendero serve did not listen in 120 s; see {self.log}"
+                    ) from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def log_in(client: Any, base: str, email: str, password: str) -> None:
+    """Log in through the panel's form, as a browser would: the CSRF token from the
+    page's ``<meta name="csrf-token">``, the session cookie kept by ``client``'s jar."""
+    async with client.get(f"{base}/login") as response:
+        page = await response.text()
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+    if match is None:
+        raise SystemExit(f"no CSRF token on {base}/login")
+    form = {"email": email, "password": password, "csrf_token": match.group(1)}
+    async with client.post(f"{base}/login", data=form, allow_redirects=False) as response:
+        await response.read()
+        if response.status != 303:
+            raise SystemExit(f"logging in answered {response.status}")
+
+
+async def _http_export(
+    client: Any, base: str, fmt: str, pid: int | None, cut_off: float
+) -> dict[str, Any]:
+    """Download the whole table through ``/orders/export``; the server's peak RSS from
+    ``/proc`` when it is a child of ours (``pid``)."""
     figures: dict[str, Any] = {}
-    async with aiohttp.ClientSession(cookies={name: value}) as client:
+    if pid is not None:
+        figures[f"http_export_{fmt}_server_peak_rss_before_mb"] = round(_peak_rss_mb(pid)[0], 1)
+    size = 0
+    timed_out = False
+    started = time.perf_counter()
+    params = {"format": fmt, "rows": "orders"}
+    async with client.get(f"{base}/orders/export", params=params) as response:
+        if response.status != 200:
+            raise SystemExit(f"GET {response.url} answered {response.status}")
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if time.perf_counter() - started > cut_off:
+                timed_out = True
+                break
+    elapsed = time.perf_counter() - started
+    figures[f"http_export_{fmt}_seconds"] = round(elapsed, 1)
+    figures[f"http_export_{fmt}_mb"] = round(size / 1e6, 1)
+    if timed_out:
+        figures[f"http_export_{fmt}_cut_off"] = True
+    note = f"(cut off after {cut_off:.0f} s)" if timed_out else ""
+    if pid is not None:
+        peak, current = _peak_rss_mb(pid)
+        figures[f"http_export_{fmt}_server_peak_rss_mb"] = round(peak, 1)
+        note = f"server peak RSS {peak:7.1f} MB (now {current:.1f}) {note}"
+    print(f"http export {fmt:<5} {elapsed:8.1f} s   {size / 1e6:,.1f} MB   {note}", file=sys.stderr)
+    return figures
+
+
+async def measure_http(
+    base: str,
+    cases: list[Case],
+    repeat: int,
+    *,
+    login: tuple[str, str] | None = None,
+    cookie: str = "",
+    exports: list[str] = (),  # type: ignore[assignment]
+    server_pid: int | None = None,
+    export_timeout: float = 600,
+) -> dict[str, Any]:
+    """The same cases as GETs of the panel's Orders page at ``{base}/orders`` (filters as
+    its query parameters: ``status``, ``payment_status``, ``channel``,
+    ``delivery_method``, ``pickup_location``, ``since``, ``until``, ``q``, ``after``), one
+    order's page, then the whole-table exports. Logs in with ``login`` (email, password)
+    or sends ``cookie`` (``NAME=VALUE``)."""
+    import aiohttp
+    from tendero.orders import OrderCursor
+
+    figures: dict[str, Any] = {}
+    jar = aiohttp.CookieJar(unsafe=True)  # unsafe: keep cookies of an IP address host
+    if cookie:
+        name, _, value = cookie.partition("=")
+        jar.update_cookies({name: value})
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=300)
+    async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as client:
+        if login is not None:
+            await log_in(client, base, *login)
         for case in cases:
             if case.kind in ("count", "counters", "chart"):
                 continue  # the page renders them; no endpoint of their own to time
-            params = {
-                ("q" if key == "search" else key): str(val)
-                for key, val in case.filters.items()
-                if key != "timezone"
-            }
+            if case.kind == "detail":
+                url, params = f"{base}/orders/{case.filters['number']}", {}
+            else:
+                url = f"{base}/orders"
+                params = {
+                    ("q" if key == "search" else key): str(val)
+                    for key, val in case.filters.items()
+                    if key != "timezone"
+                }
             if case.after:
-                from tendero.orders import OrderCursor
-
                 params["after"] = OrderCursor(*case.after).encode()
 
-            async def run(params: dict[str, str] = params) -> int:
+            async def run(url: str = url, params: dict[str, str] = params) -> int:
                 async with client.get(url, params=params, allow_redirects=False) as response:
                     await response.read()
                     if response.status != 200:
@@ -230,6 +382,8 @@ async def measure_http(url: str, cookie: str, cases: list[Case], repeat: int) ->
 
             samples, result = await _measure(run, repeat)
             _record(figures, f"http_{case.label}", samples, result)
+        for fmt in exports:
+            figures |= await _http_export(client, base, fmt, server_pid, export_timeout)
     return figures
 
 
@@ -260,6 +414,31 @@ def measure_export(fmt: str, data_dir: Path, database_url: str) -> tuple[float, 
     return elapsed, usage.ru_maxrss / 1024, size
 
 
+def measure_panel(
+    args: argparse.Namespace, data_dir: Path, url: str, cases: list[Case], formats: list[str]
+) -> dict[str, Any]:
+    """--http: the running server at ``args.http``, or a ``tendero serve`` of our own."""
+    options = {"repeat": args.repeat, "exports": formats, "export_timeout": args.export_timeout}
+    if args.http:
+        base = args.http.removesuffix("/").removesuffix("/orders")
+        return asyncio.run(measure_http(base, cases, cookie=args.cookie, **options))
+    server = PanelServer(data_dir, url)
+    try:
+        server.start()
+        assert server.process is not None
+        return asyncio.run(
+            measure_http(
+                server.base,
+                cases,
+                login=(server.email, server.password),
+                server_pid=server.process.pid,
+                **options,
+            )
+        )
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -273,8 +452,20 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the new database")
     parser.add_argument("--export", default="csv,xlsx", help="formats to export ('' for none)")
     parser.add_argument("--data-dir", type=Path, help="data folder (default: a temp folder)")
-    parser.add_argument("--http", metavar="URL", help="GET the Orders page at URL instead")
-    parser.add_argument("--cookie", default="", help="NAME=VALUE of the panel session")
+    parser.add_argument(
+        "--http",
+        metavar="URL",
+        nargs="?",
+        const="",
+        help="time the panel over HTTP: a `tendero serve` of its own, or the Orders page at URL",
+    )
+    parser.add_argument("--cookie", default="", help="NAME=VALUE of the session at URL")
+    parser.add_argument(
+        "--export-timeout",
+        type=float,
+        default=900,
+        help="--http: cut an export download off after this many seconds",
+    )
     args = parser.parse_args()
 
     figures: dict[str, Any] = {}
@@ -299,11 +490,13 @@ def main() -> None:
                 if name:
                     asyncio.run(_admin(admin.set(database=name), "VACUUM ANALYZE"))  # type: ignore[union-attr]
             cases = asyncio.run(pick_cases(url))
-            if args.http:
-                figures |= asyncio.run(measure_http(args.http, args.cookie, cases, args.repeat))
+            formats = list(filter(None, args.export.split(",")))
+            if args.http is not None:
+                figures |= measure_panel(args, data_dir, url, cases, formats)
+                formats = []  # exported through the panel
             else:
                 figures |= asyncio.run(measure_queries(url, cases, args.repeat))
-            for fmt in filter(None, args.export.split(",")):
+            for fmt in formats:
                 seconds, peak_mb, size = measure_export(fmt, data_dir, url)
                 figures[f"export_{fmt}_seconds"] = round(seconds, 1)
                 figures[f"export_{fmt}_peak_rss_mb"] = round(peak_mb, 1)

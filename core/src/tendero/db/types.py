@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 
 MONEY_SCALE = Decimal("0.0001")
+
+
+@lru_cache(maxsize=4096)
+def _decimal_of_float(value: float) -> Decimal:
+    # repr() is the shortest string that round-trips. Amounts repeat (prices, shipping
+    # fees), and an export reads millions: the cache skips most of the parsing.
+    return Decimal(repr(value)).quantize(MONEY_SCALE)
 
 
 class Money(TypeDecorator[Decimal]):
@@ -43,8 +51,9 @@ class Money(TypeDecorator[Decimal]):
             return None
         if isinstance(value, Decimal):
             return value
-        # float from SQLite: repr() is the shortest string that round-trips.
-        return Decimal(repr(value)).quantize(MONEY_SCALE)
+        if not value:  # 0.0 and -0.0 are one cache key but print differently
+            return Decimal(repr(value)).quantize(MONEY_SCALE)
+        return _decimal_of_float(value)  # type: ignore[arg-type]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
