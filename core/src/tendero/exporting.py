@@ -53,6 +53,19 @@ class Exporter(Protocol):
         ...
 
 
+# Text starting with one of these is read by spreadsheets as a formula (OWASP "CSV
+# injection"); customer-supplied text must not be.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """``text`` made safe for a spreadsheet cell: a leading apostrophe when it could be
+    read as a formula (also after leading spaces). Use it for every text cell of a CSV."""
+    if text.startswith(FORMULA_PREFIXES) or text.lstrip(" ").startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
 def check_rows(rows: str) -> None:
     """Raise ``ValueError`` unless ``rows`` is ``"orders"`` or ``"items"``."""
     if rows not in ROWS:

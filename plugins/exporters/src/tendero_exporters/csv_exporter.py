@@ -18,20 +18,11 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
 
-from tendero.exporting import check_rows, drain
+from tendero.exporting import FORMULA_PREFIXES, check_rows, drain, neutralise
 
 from tendero_exporters.columns import Column, Kind, columns_for, table_rows
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BATCH_BYTES = 64 * 1024
-
-
-def neutralise(text: str) -> str:
-    """``text`` made safe for a spreadsheet cell: a leading apostrophe when it could be
-    read as a formula."""
-    if text.startswith(FORMULA_PREFIXES) or text.lstrip(" ").startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
 
 
 # Only text starting with one of these can need the apostrophe (see neutralise).

@@ -34,6 +34,7 @@ from tendero.catalog import Catalog, FieldError, ImportMode, ProductView, parse_
 from tendero.catalog.importer import PRODUCT_COLUMNS
 from tendero.db.types import utcnow
 from tendero.errors import Conflict, NotFound, ValidationFailed
+from tendero.exporting import neutralise
 from tendero.money import minor_unit
 
 from tendero_web import panel, security
@@ -481,7 +482,12 @@ async def rejected_rows_csv(request: web.Request) -> web.Response:
     writer.writerow(["line", "sku", "name", "reason"])
     for error in report["errors"]:
         writer.writerow(
-            [error["line"], _cell(error["sku"] or ""), _cell(error["name"]), error["reason"]]
+            [
+                error["line"],
+                neutralise(error["sku"] or ""),
+                neutralise(error["name"]),
+                error["reason"],
+            ]
         )
     return _csv_response("\ufeff" + out.getvalue(), "rejected-rows.csv")
 
@@ -490,11 +496,6 @@ async def rejected_rows_csv(request: web.Request) -> web.Response:
 async def import_template(request: web.Request) -> web.Response:
     """An empty catalog file with the header row (UTF-8 with BOM, so Excel reads it)."""
     return _csv_response("\ufeff" + ",".join(PRODUCT_COLUMNS) + "\r\n", "products-template.csv")
-
-
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in file-supplied text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _csv_response(text: str, filename: str) -> web.Response:
