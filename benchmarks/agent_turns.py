@@ -364,7 +364,7 @@ def load_demo_store(target: Target) -> None:
 # they add up to the whole turn (in the sequential pass, where turns do not overlap).
 RUNNER = "runner rest (Commerce, TurnDeps, effects)"
 LEAD = "lead read (runner: ctx.session.get)"
-SETTINGS = "store settings read (query + parse)"
+SETTINGS = "settings version + catalog fingerprint (Commerce.store)"
 CHECKPOINT_READ = "checkpoint read (aget_tuple)"
 CHECKPOINT_WRITE = "checkpoint write (aput)"
 GRAPH = "LangGraph (Pregel loop, node glue)"
@@ -460,7 +460,7 @@ def install_probes() -> None:
     Catalog.get = probe(PRODUCTS, Catalog.get)  # type: ignore[method-assign]
     Catalog.get_many = probe(PRODUCTS, Catalog.get_many)  # type: ignore[method-assign]
     actions.Commerce.confirm = probe(CONFIRM, actions.Commerce.confirm)  # type: ignore[method-assign]
-    actions.get_published_with_version = probe(SETTINGS, actions.get_published_with_version)
+    actions.Commerce.store = probe(SETTINGS, actions.Commerce.store)  # type: ignore[method-assign]
     ConversationState.from_dict = classmethod(  # type: ignore[method-assign, assignment]
         probe_sync(STATE, ConversationState.from_dict.__func__)  # type: ignore[attr-defined]
     )
@@ -1233,6 +1233,8 @@ def part_memory(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 # customer in flight the stages run one after the other, so they add up to the turn.
 SERVER_STAGES: tuple[tuple[str, str, str, str], ...] = (
     ("ingress: inbox group commit", "tendero.conversations.inbox", "", "record_deliveries"),
+    # SQLite writes a batch of customer events in the inbox thread instead (one or the other)
+    ("ingress: inbox group commit", "tendero.conversations.inbox", "InboxWriter", "_write_in_thread"),
     ("dispatcher: scan for pending rows", "tendero.conversations.dispatcher", "Dispatcher", "scan"),
     ("dispatcher: load the work", "tendero.conversations.dispatcher", "Dispatcher", "_next_work"),
     ("dispatcher: mark read (Graph call)", "tendero.conversations.dispatcher", "Dispatcher", "_mark_read"),

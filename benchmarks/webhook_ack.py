@@ -13,7 +13,8 @@ the same bounded load from an aiohttp client (``--requests`` requests at
   WAL insert (the floor measured in shared/reference/performance-notes.md §2).
 
 Figures go to stderr; the last stdout line is the JSON ``benchmarks/run.py`` expects.
-Usage: ``python benchmarks/webhook_ack.py [--requests N] [--concurrency C] [--seconds S]``.
+Usage: ``python benchmarks/webhook_ack.py [--requests N] [--concurrency C] [--seconds S]
+[--rate R]`` (``--rate``: an offered load of R requests/s instead of C in flight).
 """
 
 from __future__ import annotations
@@ -243,7 +244,23 @@ def signed(body: bytes) -> dict[str, str]:
     }
 
 
-async def drive(url: str, requests: int, concurrency: int, seconds: float) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux procfs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(
+    url: str,
+    requests: int,
+    concurrency: int,
+    seconds: float,
+    pid: int | None = None,
+    rate: float = 0.0,
+) -> dict[str, float]:
+    """Closed loop (``concurrency`` requests in flight) or, with ``rate``, open loop: one
+    request every 1/rate s whatever the answers (at most 512 in flight); latency is
+    counted from the moment a request was due, so a server that falls behind shows it."""
     import aiohttp
 
     bodies = [delivery(i) for i in range(requests)]
@@ -252,7 +269,7 @@ async def drive(url: str, requests: int, concurrency: int, seconds: float) -> di
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    connector = aiohttp.TCPConnector(limit=512 if rate else concurrency)
     async with aiohttp.ClientSession(connector=connector) as client:
         for body in [delivery(10**6 + i) for i in range(50)]:  # warm-up
             async with client.post(url, data=body, headers=signed(body)) as resp:
@@ -270,9 +287,24 @@ async def drive(url: str, requests: int, concurrency: int, seconds: float) -> di
                         errors += 1
                 latencies.append(time.perf_counter() - started)
 
+        async def paced(body: bytes, due: float) -> None:
+            nonlocal errors
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            async with client.post(url, data=body, headers=signed(body)) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - due)
+
+        cpu_before = cpu_seconds(pid) if pid else 0.0
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        if rate:
+            count = min(len(bodies), int(rate * seconds))
+            await asyncio.gather(*(paced(bodies[i], started + i / rate) for i in range(count)))
+        else:
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pid) - cpu_before if pid else 0.0
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -280,6 +312,8 @@ async def drive(url: str, requests: int, concurrency: int, seconds: float) -> di
         "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        # the server's CPU per acknowledged request (turns included for ``app``)
+        "cpu_ms_per_request": round(cpu * 1000 / max(1, len(latencies)), 3),
     }
 
 
@@ -310,7 +344,9 @@ def run_server(kind: str, args: argparse.Namespace, data_dir: Path) -> dict[str,
     try:
         wait_listening(port, proc)
         url = f"http://127.0.0.1:{port}/webhooks/bench"
-        return asyncio.run(drive(url, args.requests, args.concurrency, args.seconds))
+        return asyncio.run(
+            drive(url, args.requests, args.concurrency, args.seconds, pid=proc.pid, rate=args.rate)
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -321,6 +357,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="offered requests/s (open loop); 0: closed loop"
+    )
     parser.add_argument("--serve-app", nargs=2, metavar=("PORT", "DIR"))
     parser.add_argument("--serve-ingress", nargs=2, metavar=("PORT", "DIR"))
     parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "DIR"))

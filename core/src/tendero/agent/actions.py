@@ -35,12 +35,15 @@ from __future__ import annotations
 
 import difflib
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
 
 from tendero.agent.checkout import (
     CONFIRMATION,
@@ -53,6 +56,7 @@ from tendero.agent.checkout import (
 )
 from tendero.agent.state import ADDRESS_KEYS, CartItem, ConversationState, QuotedTotals
 from tendero.catalog import Catalog, ProductView
+from tendero.catalog.service import as_fingerprint, fingerprint_columns
 from tendero.errors import NotFound, ValidationFailed
 from tendero.money import to_decimal, to_json
 from tendero.orders.events import order_transaction
@@ -68,7 +72,11 @@ from tendero.orders.service import (
 from tendero.orders.status import DeliveryMethod
 from tendero.orders.totals import CartLine, Quote, missing_for_free_shipping, quote
 from tendero.store.document import Location, StoreDocument, Workflow
-from tendero.store.service import get_published_with_version, get_version
+from tendero.store.service import (
+    PublishedDocuments,
+    get_version,
+    published_version_column,
+)
 from tendero.text import fold
 
 if TYPE_CHECKING:
@@ -77,6 +85,8 @@ if TYPE_CHECKING:
     from tendero.db import Database
 
 EMAIL_RE = re.compile(r"[^@\s,;<>()]+@[^@\s,;<>()]+\.[^@\s,;<>().]{2,}")
+# The published settings documents seen, per Database (a process normally has one).
+_PUBLISHED: weakref.WeakKeyDictionary[Database, PublishedDocuments] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -206,10 +216,28 @@ class Commerce:
     # --- settings and steps -----------------------------------------------------------
 
     async def store(self) -> StoreDocument:
-        """The published store settings (read once per ``Commerce``)."""
+        """The published store settings (read once per ``Commerce``, i.e. per turn).
+
+        One statement reads the live settings version and the catalog fingerprint; the
+        document itself is read only when that version is new to this process, and
+        product search uses the fingerprint instead of reading it again. So a publish
+        or a catalog change made anywhere (the panel, the CLI, another server) is seen by
+        the next turn, at one short read per turn.
+        """
         if self._store is None:
             async with self.db.read_session() as session:
-                self._store, self._version = await get_published_with_version(session)
+                version, catalog_version, top = (
+                    await session.execute(
+                        sa.select(published_version_column(), *fingerprint_columns())
+                    )
+                ).one()
+                documents = _PUBLISHED.get(self.db)
+                if documents is None:
+                    documents = _PUBLISHED.setdefault(self.db, PublishedDocuments())
+                self._store = await documents.get(session, version)
+                self._version = version
+            if self.catalog.fingerprint is None:
+                self.catalog.fingerprint = as_fingerprint(catalog_version, top)
         return self._store
 
     async def settings_version(self) -> int | None:

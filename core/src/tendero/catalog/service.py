@@ -78,14 +78,27 @@ async def bump_catalog_version(session: AsyncSession) -> None:
     await session.execute(stmt)
 
 
+def fingerprint_columns() -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]]:
+    """The two values of the catalog fingerprint as scalar subqueries, so a caller can
+    read them in a statement it makes anyway (the agent reads them with the settings
+    version, once per turn)."""
+    return (
+        sa.select(Counter.value).where(Counter.name == CATALOG_VERSION).scalar_subquery(),
+        sa.select(sa.func.max(Product.id)).scalar_subquery(),
+    )
+
+
+def as_fingerprint(version: int | None, top: int | None) -> tuple[int, int]:
+    return (int(version or 0), int(top or 0))
+
+
 async def _fingerprint(session: AsyncSession) -> tuple[int, int]:
     """(catalog version, highest product id): changes whenever the catalog does.
 
     The highest id also catches rows inserted without the service (a bulk loader).
     """
-    version = await session.scalar(sa.select(Counter.value).where(Counter.name == CATALOG_VERSION))
-    top = await session.scalar(sa.select(sa.func.max(Product.id)))
-    return (int(version or 0), int(top or 0))
+    version, top = (await session.execute(sa.select(*fingerprint_columns()))).one()
+    return as_fingerprint(version, top)
 
 
 async def _index_rows(session: AsyncSession, *, active: bool) -> list[IndexRow]:
@@ -131,9 +144,19 @@ class Catalog:
     ``search_products`` hook so a plugin may bring its own search.
     """
 
-    def __init__(self, db: Database, plugins: pluggy.PluginManager | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        plugins: pluggy.PluginManager | None = None,
+        *,
+        fingerprint: tuple[int, int] | None = None,
+    ) -> None:
         self.db = db
         self.plugins = plugins
+        # The catalog fingerprint read by the caller moments ago (``fingerprint_columns``):
+        # search then skips reading it again. Set it per unit of work (a turn), never
+        # for longer: it is what tells this process of catalog changes made elsewhere.
+        self.fingerprint = fingerprint
 
     # --- reading ----------------------------------------------------------------------
 
@@ -538,6 +561,10 @@ class Catalog:
         if not query or not query.strip():
             return None
         cache = _INDEX_CACHES.setdefault(self.db, _IndexCache())
+        if cache.inactive is not None and cache.inactive_fingerprint == self.fingerprint:
+            ids = cache.inactive.search(query, limit=1)
+            found = await self.get_many(ids) if ids else []
+            return found[0] if found and not found[0].active else None
         async with self.db.read_session() as session:
             fingerprint = await _fingerprint(session)
             if cache.inactive is None or cache.inactive_fingerprint != fingerprint:
@@ -552,8 +579,10 @@ class Catalog:
         cache = _INDEX_CACHES.get(self.db)
         if cache is None:
             cache = _INDEX_CACHES.setdefault(self.db, _IndexCache())
-        async with self.db.read_session() as session:
-            fingerprint = await _fingerprint(session)
+        fingerprint = self.fingerprint
+        if fingerprint is None:
+            async with self.db.read_session() as session:
+                fingerprint = await _fingerprint(session)
         if cache.index is not None and cache.fingerprint == fingerprint:
             return cache.index
         async with cache.lock:

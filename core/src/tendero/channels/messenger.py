@@ -9,13 +9,13 @@ fields, text limit, Graph host and path); they never copy code between them.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import orjson
 import structlog
 
 from tendero.channels.base import (
@@ -160,7 +160,7 @@ class MessengerPlatformChannel(MetaChannel):
         ``OTHER``. The Instagram dashboard's test shape (``changes[]``) is ignored.
         """
         try:
-            data = json.loads(raw_body)
+            data = orjson.loads(raw_body)
         except ValueError:
             log.warning("webhook body is not JSON", channel=self.name)
             return []

@@ -4,7 +4,9 @@ SQLite allows one writer at a time per file. Several pooled connections writing 
 only fight over the lock ("database is locked"), so writes go through a single
 connection (``Database.session``) and reads that may run long — exports, the Orders
 page — use a small separate pool (``Database.read_session``); WAL lets those readers
-run beside the writer. On PostgreSQL both names share one pooled engine.
+run beside the writer. On PostgreSQL both names share one pooled engine of
+``pool_size`` connections plus as many again in overflow (``TENDERO_DATABASE_POOL_SIZE``;
+see the README's "Scale-out" for the connection budget of several processes).
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ def is_sqlite(url: str | sa.URL) -> bool:
     return sa.make_url(url).get_backend_name() == "sqlite"
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
-    @sa.event.listens_for(engine.sync_engine, "connect")
+def _install_sqlite_pragmas(engine: AsyncEngine | sa.Engine, *, writer: bool) -> None:
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @sa.event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # aiosqlite's driver opens transactions itself; let SQLAlchemy issue BEGIN.
         dbapi_conn.isolation_level = None
@@ -46,7 +50,7 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
             cursor.execute(pragma)
         cursor.close()
 
-    @sa.event.listens_for(engine.sync_engine, "begin")
+    @sa.event.listens_for(sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # Take the write lock up front: a deferred transaction that reads and then
         # writes fails with SQLITE_BUSY, without waiting, when another writer got in
@@ -76,10 +80,12 @@ def make_engine(
 class Database:
     """The application's database handle: a writer engine and a reader engine."""
 
-    def __init__(self, url: str, *, echo: bool = False, read_pool_size: int = 4) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, read_pool_size: int = 4, pool_size: int = 10
+    ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
-        self.engine = make_engine(url, writer=True, echo=echo, pool_size=10)
+        self.engine = make_engine(url, writer=True, echo=echo, pool_size=pool_size)
         self.read_engine = (
             make_engine(url, writer=False, echo=echo, pool_size=read_pool_size)
             if self.is_sqlite
@@ -87,6 +93,32 @@ class Database:
         )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._sync_writer: sa.Engine | None = None
+
+    @property
+    def has_sync_writer(self) -> bool:
+        """Whether :attr:`sync_writer` exists: SQLite, in a file (a second connection to
+        an in-memory database would open another, empty database)."""
+        database = sa.make_url(self.url).database or ""
+        return self.is_sqlite and database not in ("", ":memory:") and "mode=memory" not in self.url
+
+    @property
+    def sync_writer(self) -> sa.Engine:
+        """SQLite only: a synchronous writer engine (the stdlib driver, one connection,
+        the same pragmas and ``BEGIN IMMEDIATE``) for work that runs whole in a worker
+        thread — the webhook's group commit. Each aiosqlite statement is several hops
+        between the event loop and the driver's thread, and under load every hop waits
+        for the loop to come round; in a thread a whole batch costs one hop. It is a
+        second writer connection: SQLite's lock (and ``busy_timeout``) orders it with
+        the async writer, as it orders other processes."""
+        if not self.has_sync_writer:
+            raise RuntimeError("the synchronous writer is for SQLite database files")
+        if self._sync_writer is None:
+            url = sa.make_url(self.url).set(drivername="sqlite")
+            engine = sa.create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+            _install_sqlite_pragmas(engine, writer=True)
+            self._sync_writer = engine
+        return self._sync_writer
 
     @property
     def dialect(self) -> str:
@@ -105,6 +137,9 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self._sync_writer is not None:
+            self._sync_writer.dispose()
+            self._sync_writer = None
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

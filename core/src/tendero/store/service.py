@@ -73,6 +73,36 @@ async def get_published_with_version(session: AsyncSession) -> tuple[StoreDocume
     return _load(row.document), row.version
 
 
+def published_version_column() -> sa.ScalarSelect[Any]:
+    """The live version number as a scalar subquery (NULL: never published), for callers
+    that read it beside other values in one statement."""
+    return sa.select(sa.func.max(StoreSettingsVersion.version)).scalar_subquery()
+
+
+class PublishedDocuments:
+    """The documents of published versions, kept once read.
+
+    A published version never changes (publishing adds the next one), so the document of
+    a version number can be kept for as long as the database is the same; the caller
+    reads the live version number (cheap, :func:`published_version_column`) and gets
+    the document without reading and validating it again. Only the latest is kept.
+    """
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._document: StoreDocument | None = None
+
+    async def get(self, session: AsyncSession, version: int | None) -> StoreDocument:
+        """The document of ``version`` (None: never published, the defaults)."""
+        if version is None:
+            return default_document()
+        if self._document is None or self._version != version:
+            document = await get_version(session, version)
+            self._version, self._document = version, document
+            return document
+        return self._document
+
+
 async def get_published(session: AsyncSession) -> StoreDocument:
     """The live document: the last published version, or the defaults if none yet."""
     document, _version = await get_published_with_version(session)
