@@ -14,13 +14,16 @@ import pytest
 import sqlalchemy as sa
 from tendero import hookimpl
 from tendero.agent.graph import build_graph
-from tendero.agent.runner import HANDOFF_PAUSE, make_brain
+from tendero.agent.runner import HANDOFF_PAUSE, AgentRunner, make_brain
 from tendero.app import TURN_RUNNER
 from tendero.catalog import Catalog
+from tendero.channels.base import EventKind, InboundEvent, MessageLimits
+from tendero.conversations.turns import LeadInfo, TurnContext
 from tendero.db import Database
 from tendero.db.models import Conversation, Order
 from tendero.db.types import utcnow
 from tendero.orders import get_order, order_detail_to_json
+from tendero.plugins import create_plugin_manager
 from tendero.settings import Settings
 from tendero.store.service import publish_document
 
@@ -285,3 +288,47 @@ async def test_a_handoff_reaches_the_merchant_by_email(
         await wait_until(lambda: any(mail.glob("*.eml")), what="the merchant's email")
     text = "\n".join(p.read_text(errors="replace") for p in mail.glob("*.eml"))
     assert "duena@tienda.example" in text and "hablar con una persona" in text
+
+
+async def test_a_turn_run_again_starts_from_the_state_before_it(
+    settings: Settings, db: Database
+) -> None:
+    """The checkpoint is saved when the graph run ends, before the dispatcher commits the
+    turn's replies; a turn run again after a crash in between (or a failed commit) must
+    not take the customer's message in twice."""
+    import tendero_sample_echo_graph as echo  # tests/plugins, on the path
+
+    pm = create_plugin_manager(allow=["core"], extra=[echo])
+    runner = AgentRunner(settings, db, pm, prune_interval=None)
+    await runner.start()
+
+    async def turn(message_id: str, text: str) -> list[str]:
+        event = InboundEvent(
+            channel="sample",
+            kind=EventKind.MESSAGE,
+            message_id=message_id,
+            customer_id="ana",
+            timestamp=utcnow(),
+            text=text,
+        )
+        async with db.read_session() as session:
+            ctx = TurnContext(
+                conversation_id=7,
+                channel="sample",
+                lead=LeadInfo(id=1, name="Ana", platform_id="ana"),
+                event=event,
+                limits=MessageLimits(max_text_length=1000),
+                session=session,
+                settings=settings,
+            )
+            return [reply.text for reply in await runner(ctx)]
+
+    try:
+        assert await turn("m1", "hola") == ["hola #1"]
+        assert await turn("m1", "hola") == ["hola #1"]  # its first turn, again
+        assert await turn("m2", "y") == ["y #2"]
+        assert await turn("m2", "y") == ["y #2"]
+        assert await turn("m2", "y") == ["y #2"]
+        assert await turn("m3", "z") == ["z #3"]
+    finally:
+        await runner.close()

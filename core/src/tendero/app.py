@@ -85,7 +85,9 @@ def create_app(
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[SETTINGS] = settings
     app[PLUGINS] = pm
-    app[DATABASE] = database or Database(settings.effective_database_url)
+    app[DATABASE] = database or Database(
+        settings.effective_database_url, pool_size=settings.database_pool_size
+    )
     if turn_runner is None:
         from tendero.agent.runner import AgentRunner
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections per process: this many pooled plus as many "
+        "in overflow (SQLite: one writer, a few readers)",
+    )
     secret_key: str = ""
 
     graph_api_url: str = "https://graph.facebook.com"

@@ -20,9 +20,11 @@ checkpoint of every thread (with its writes and, on PostgreSQL, the blobs nothin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import sqlalchemy as sa
@@ -30,10 +32,12 @@ import structlog
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg import AsyncConnection
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from tendero.db.locks import CHECKPOINT_SETUP_JOB, JOBS
 from tendero.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -108,10 +112,28 @@ async def _open_postgres(conninfo: str, pool_size: int) -> AsyncIterator[AsyncPo
     await pool.open(wait=True)
     try:
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await saver.setup()
+        # Processes starting together would race on the saver's migrations: one at a time.
+        # The others poll rather than wait inside a statement: a waiting statement is an
+        # open transaction, which the saver's CREATE INDEX CONCURRENTLY would wait for.
+        async with pool.connection() as conn:
+            key = (JOBS, CHECKPOINT_SETUP_JOB)
+            while True:
+                if await _try_lock(conn, key):
+                    break
+                await asyncio.sleep(0.1)
+            try:
+                await saver.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
         yield saver
     finally:
         await pool.close()
+
+
+async def _try_lock(conn: AsyncConnection[Any], key: tuple[int, int]) -> bool:
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s) AS got", key)
+    row = await cur.fetchone()
+    return bool(row and row["got"])
 
 
 async def delete_thread(saver: BaseCheckpointSaver[str], thread_id: str) -> None:

@@ -28,6 +28,7 @@ from tendero.agent.checkpoint import open_checkpointer, prune_checkpoints
 from tendero.agent.graph import TurnDeps, build_graph, event_input, reply_from_dict
 from tendero.channels.base import EventKind
 from tendero.conversations.turns import Reply, TurnContext
+from tendero.db.locks import CHECKPOINT_PRUNE_JOB, job_lock
 from tendero.db.models import Conversation, Lead
 from tendero.db.types import utcnow
 from tendero.orders.service import Customer
@@ -48,6 +49,8 @@ HANDOFF_PAUSE = timedelta(minutes=15)
 #: Seconds between two checkpoint prunes (the first one runs a minute after start).
 PRUNE_INTERVAL = 900.0
 PRUNE_FIRST_DELAY = 60.0
+#: Checkpoint metadata key: the customer event (``channel:platform message id``) a turn took in.
+EVENT_METADATA = "tendero_event"
 #: Attachment kinds the agent cannot read; an image it can (a transfer receipt).
 READABLE_MEDIA = frozenset({"image"})
 
@@ -137,9 +140,12 @@ class AgentRunner:
         await asyncio.sleep(min(PRUNE_FIRST_DELAY, self.prune_interval or PRUNE_FIRST_DELAY))
         while True:
             try:
-                if self.checkpointer is not None:
-                    removed = await prune_checkpoints(self.checkpointer)
-                    log.info("checkpoints pruned", rows=removed)
+                # With several processes on one PostgreSQL database, one prunes at a time
+                # (the others skip this round); pruning is safe beside running turns.
+                async with job_lock(self.db.engine, CHECKPOINT_PRUNE_JOB) as mine:
+                    if mine and self.checkpointer is not None:
+                        removed = await prune_checkpoints(self.checkpointer)
+                        log.info("checkpoints pruned", rows=removed)
             except Exception:
                 log.exception("checkpoint prune failed")
             await asyncio.sleep(self.prune_interval or PRUNE_INTERVAL)
@@ -175,12 +181,41 @@ class AgentRunner:
         )
         out = await self.graph.ainvoke(
             {"event": _event(ctx)},
-            config={"configurable": {"thread_id": str(ctx.conversation_id)}},
+            config=await self._turn_config(ctx),
             context=deps,
             durability="exit",
         )
         self._defer_effects(ctx, out)
         return [reply_from_dict(r) for r in out.get("replies") or ()]
+
+    async def _turn_config(self, ctx: TurnContext) -> dict[str, Any]:
+        """The run's config: the conversation's thread, and the event's identity in the
+        checkpoint's metadata.
+
+        The checkpoint is saved when the run ends, before the dispatcher commits the
+        turn's replies; a crash (or a failed commit) in between leaves a state that has
+        already taken in an event whose turn runs again. Then run it again from the state
+        before it, so the customer's message is not applied twice (an item added twice).
+        """
+        thread = {"thread_id": str(ctx.conversation_id)}
+        event = f"{ctx.channel}:{ctx.event.message_id}" if ctx.event.message_id else ""
+        config: dict[str, Any] = {"configurable": dict(thread)}
+        if not event or self.checkpointer is None:
+            return config
+        config["metadata"] = {EVENT_METADATA: event}
+        latest = await self.checkpointer.aget_tuple({"configurable": thread})
+        if latest is None or latest.metadata.get(EVENT_METADATA) != event:
+            return config
+        parent = latest.parent_config
+        if parent is None:  # its first turn: there was no state before it
+            await self.checkpointer.adelete_thread(thread["thread_id"])
+        elif await self.checkpointer.aget_tuple(parent) is not None:
+            config["configurable"]["checkpoint_id"] = parent["configurable"]["checkpoint_id"]
+        else:  # pruned meanwhile: nothing to go back to
+            log.warning("turn replayed over its own state", conversation=ctx.conversation_id)
+            return config
+        log.info("turn replayed from the state before it", conversation=ctx.conversation_id)
+        return config
 
     def _defer_effects(self, ctx: TurnContext, out: dict[str, Any]) -> None:
         language = out.get("language")

@@ -10,6 +10,14 @@ nothing is lost and nothing is answered twice.
 
 The dispatcher wakes when the webhook stores something (:meth:`Dispatcher.wake`) and also
 polls every few seconds.
+
+With PostgreSQL several processes may run dispatchers over one inbox: each drain of a
+conversation holds the conversation's advisory lock (:mod:`tendero.db.locks`), so no
+conversation ever runs two turns at once — the LangGraph checkpoint, written during the
+turn, is never written by two processes at once. The re-check in the commit stays as a
+second guard. Rows of a process that died are still ``pending`` (nothing is marked
+before the commit) and its locks died with its session: the next poll of any survivor
+takes them.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from tendero.conversations.outbox import enqueue
 from tendero.conversations.turns import LeadInfo, Reply, TurnContext, TurnRunner
 from tendero.conversations.workers import ConversationWorkers
 from tendero.db import Database
+from tendero.db.locks import ConversationLocks
 from tendero.db.models import Conversation, InboxEvent, Lead, Message
 from tendero.db.types import utcnow
 from tendero.plugins import resolve
@@ -70,8 +79,9 @@ class Dispatcher(ConversationWorkers):
         max_attempts: int = 5,
         on_committed: Callable[[], None] | None = None,
         gate: WriteGate | None = None,
+        locks: ConversationLocks | None = None,
     ) -> None:
-        super().__init__(concurrency=concurrency, poll_interval=poll_interval)
+        super().__init__(concurrency=concurrency, poll_interval=poll_interval, locks=locks)
         self.db = db
         self.settings = settings
         self.channels = channels

@@ -7,6 +7,16 @@ is retried with exponential backoff and full jitter; a permanent error, or too m
 attempts, is recorded visibly on the message (``delivery_status="failed"`` + ``error``).
 Free text outside the channel's customer-service window is refused without calling the
 channel. Each channel has a token-bucket rate limit.
+
+With PostgreSQL several processes may share the outbox. A message is marked ``sending``
+in one transaction and sent after it, so row locks alone would let two processes send
+two messages of one conversation at once (out of order): each drain holds the
+conversation's advisory lock (:mod:`tendero.db.locks`). A ``sending`` row is then a
+lease: it carries the time after which it counts as abandoned (:data:`SEND_LEASE`), the
+scan looks at such rows again, and whoever next takes the conversation's lock sends
+again what a dead process left ``sending`` (at least once beats never). The start-up
+recovery of every ``sending`` row is for one process (SQLite) only: with several, those
+rows may be another live process's sends.
 """
 
 from __future__ import annotations
@@ -28,12 +38,17 @@ from tendero.conversations.gate import WriteGate
 from tendero.conversations.inbox import OUTSIDE_WINDOW, STATUS_RANK, apply_early_statuses
 from tendero.conversations.workers import ConversationWorkers
 from tendero.db import Database
+from tendero.db.locks import ConversationLocks
 from tendero.db.models import Conversation, Message, OutboxMessage
 from tendero.db.types import utcnow
 
 log = structlog.get_logger(__name__)
 
 SCAN_BATCH = 500
+#: With several processes (PostgreSQL): how long a ``sending`` row belongs to the process
+#: that marked it; after that scans look at it again (and find the conversation locked
+#: while its sender lives: a send takes at most ~30 s).
+SEND_LEASE = timedelta(seconds=30)
 
 
 class TokenBucket:
@@ -85,8 +100,9 @@ class Sender(ConversationWorkers):
         poll_interval: float = 2.0,
         rate_limits: Mapping[str, float | None] | None = None,
         gate: WriteGate | None = None,
+        locks: ConversationLocks | None = None,
     ) -> None:
-        super().__init__(concurrency=concurrency, poll_interval=poll_interval)
+        super().__init__(concurrency=concurrency, poll_interval=poll_interval, locks=locks)
         self.db = db
         self.channels = channels
         self.max_attempts = max_attempts
@@ -120,6 +136,8 @@ class Sender(ConversationWorkers):
         return result.rowcount or 0
 
     async def before_run(self) -> None:
+        if self.locks is not None:
+            return  # several processes: recovered per conversation (see _take)
         if self.channels and (recovered := await self.recover()):
             log.warning("outbox: resending interrupted messages", count=recovered)
 
@@ -132,10 +150,17 @@ class Sender(ConversationWorkers):
         pending = (OutboxMessage.status == "pending") & OutboxMessage.channel.in_(
             list(self.channels)
         )
+        takeable = OutboxMessage.status == "pending"
+        if self.locks is not None:  # and sends whose lease ran out (see the module doc)
+            takeable = OutboxMessage.status.in_(("pending", "sending"))
         async with self.db.read_session() as session:
             due = await session.execute(
                 sa.select(OutboxMessage.conversation_id)
-                .where(pending, OutboxMessage.next_attempt_at <= now)
+                .where(
+                    takeable,
+                    OutboxMessage.channel.in_(list(self.channels)),
+                    OutboxMessage.next_attempt_at <= now,
+                )
                 .group_by(OutboxMessage.conversation_id)
                 .order_by(sa.func.min(OutboxMessage.id))
                 .limit(SCAN_BATCH)
@@ -187,12 +212,16 @@ class Sender(ConversationWorkers):
     async def _take(self, conversation_id: int) -> _Delivery | None:
         """Mark the conversation's head message ``sending`` (when due) and return it."""
         async with self.gate.background(), self.db.session() as session:
+            # Holding the conversation's lock (several processes), no live sender is
+            # sending its messages: a ``sending`` head was left by a process that died
+            # mid-send, and goes again (at least once beats never).
+            takeable = ("pending", "sending") if self.locks is not None else ("pending",)
             query = (
                 sa.select(OutboxMessage, Conversation.last_inbound_at)
                 .join(Conversation, Conversation.id == OutboxMessage.conversation_id)
                 .where(
                     OutboxMessage.conversation_id == conversation_id,
-                    OutboxMessage.status == "pending",
+                    OutboxMessage.status.in_(takeable),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(1)
@@ -203,10 +232,14 @@ class Sender(ConversationWorkers):
             if found is None:
                 return None
             row, last_inbound_at = found
-            if row.next_attempt_at > utcnow():
+            if row.status == "sending":
+                log.warning("outbox: resending an interrupted message", message=row.message_id)
+            elif row.next_attempt_at > utcnow():
                 return None
             row.status = "sending"
             row.attempts += 1
+            if self.locks is not None:
+                row.next_attempt_at = utcnow() + SEND_LEASE
             return _Delivery(
                 row_id=row.id,
                 message_id=row.message_id,

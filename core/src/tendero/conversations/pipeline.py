@@ -19,6 +19,7 @@ from tendero.conversations.gate import WriteGate
 from tendero.conversations.outbox import Sender
 from tendero.conversations.turns import TurnRunner
 from tendero.db import Database
+from tendero.db.locks import OUTBOX, TURNS, ConversationLocks
 from tendero.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -47,7 +48,17 @@ class Pipeline:
         self.channels = channels
         # SQLite: one writer; ingress goes first (see tendero.conversations.gate).
         self.gate = WriteGate(enabled=db.is_sqlite)
-        self.sender = Sender(db, channels, gate=self.gate, **dict(sender_options or {}))
+        # PostgreSQL: other processes may share the work; per-conversation advisory
+        # locks keep each conversation's turns, and its sends, to one process at a time.
+        self._locks: list[ConversationLocks] = []
+        turn_locks = outbox_locks = None
+        if db.dialect == "postgresql":
+            turn_locks = ConversationLocks(db.url, TURNS)
+            outbox_locks = ConversationLocks(db.url, OUTBOX)
+            self._locks = [turn_locks, outbox_locks]
+        self.sender = Sender(
+            db, channels, gate=self.gate, locks=outbox_locks, **dict(sender_options or {})
+        )
         self.dispatcher = Dispatcher(
             db,
             settings,
@@ -55,6 +66,7 @@ class Pipeline:
             runner,
             on_committed=self.sender.wake,
             gate=self.gate,
+            locks=turn_locks,
             **dict(dispatcher_options or {}),
         )
         self._tasks: list[asyncio.Task[None]] = []
@@ -84,6 +96,8 @@ class Pipeline:
             if not task.cancelled() and task.exception() is not None:
                 log.error("pipeline task ended with an error", task=task.get_name())
         self._tasks = []
+        for locks in self._locks:
+            await locks.close()
 
 
 PIPELINE = web.AppKey("pipeline", Pipeline)

@@ -5,6 +5,11 @@ conversation with something to do gets one task that handles its items one after
 another, with at most ``concurrency`` such tasks running at once. A subclass says how
 to find conversations with work (:meth:`scan`) and how to handle one item
 (:meth:`handle_next`).
+
+With PostgreSQL several processes may share the work: then each drain holds the
+conversation's advisory lock (:class:`~tendero.db.locks.ConversationLocks`) from its first
+item to its last, and a process that does not get the lock leaves the conversation to the
+holder (looking again shortly, in case the holder was just finishing).
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:
+    from tendero.db.locks import ConversationLocks
 
 log = structlog.get_logger(__name__)
 
@@ -24,8 +33,19 @@ class ConversationWorkers:
     #: Names the tasks and the log lines ("turns", "outbox").
     kind = "work"
 
-    def __init__(self, *, concurrency: int = 32, poll_interval: float = 2.0) -> None:
+    #: Seconds before looking again at a conversation another process was draining.
+    busy_retry = 0.25
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 32,
+        poll_interval: float = 2.0,
+        locks: ConversationLocks | None = None,
+    ) -> None:
         self.poll_interval = poll_interval
+        self.locks = locks
+        self._retry_handle: asyncio.TimerHandle | None = None
         self._semaphore = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         self._active: dict[int, asyncio.Task[None]] = {}
@@ -63,6 +83,8 @@ class ConversationWorkers:
             self._wakeup.clear()
             wait = self.poll_interval
             try:
+                if self.locks is not None:
+                    await self.locks.check()
                 due = await self.scan()
                 if due is not None:
                     wait = min(wait, due)
@@ -94,13 +116,39 @@ class ConversationWorkers:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
+
+    def _retry_soon(self) -> None:
+        """Wake once in :attr:`busy_retry` seconds (however many drains ask)."""
+        if self._retry_handle is None or self._retry_handle.cancelled():
+            loop = asyncio.get_running_loop()
+            self._retry_handle = loop.call_later(self.busy_retry, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry_handle = None
+        self.wake()
 
     async def _drain(self, conversation_id: int) -> None:
         handled = 0
+        locks = self.locks
         try:
             async with self._semaphore:
-                while not self._stopping and await self.handle_next(conversation_id):
-                    handled += 1
+                if locks is not None and not await locks.try_acquire(conversation_id):
+                    # Another process is draining it. It may have just found nothing and
+                    # be letting go while our item was being stored: look again soon.
+                    self._retry_soon()
+                    return
+                try:
+                    while (
+                        not self._stopping
+                        and (locks is None or locks.holds(conversation_id))
+                        and await self.handle_next(conversation_id)
+                    ):
+                        handled += 1
+                finally:
+                    if locks is not None:
+                        await locks.release(conversation_id)
         except Exception:
             log.exception(
                 f"{self.kind}: a conversation's work failed", conversation=conversation_id

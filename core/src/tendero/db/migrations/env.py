@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
 from tendero.db.engine import make_engine
+from tendero.db.locks import JOBS, MIGRATE_JOB
 from tendero.db.migrate import include_object
 from tendero.db.models import Base
 
@@ -44,6 +46,13 @@ def run_migrations_offline() -> None:
 def _run_sync(connection: Connection) -> None:
     _configure(connection=connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several processes or machines may start at once: one migrates, the others
+            # wait for it and then find the database at head.
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:classid, :objid)"),
+                {"classid": JOBS, "objid": MIGRATE_JOB},
+            )
         context.run_migrations()
 
 
