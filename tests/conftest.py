@@ -11,8 +11,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,30 +49,62 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated once."""
+def _run_in_thread(work: Callable[[], Awaitable[None]]) -> None:
+    """Run ``work`` to completion on an event loop of its own (a fixture may be set up
+    while another loop runs)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(work())  # type: ignore[arg-type]
+        except BaseException as exc:  # re-raised on the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str, *, migrate: bool = True) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the test server (migrated unless told not
+    to), dropped afterwards; skipped — failed under ``CI=true`` — without PostgreSQL."""
     if not PG_URL:
         skip_or_fail("TENDERO_TEST_DATABASE_URL is not set (PostgreSQL tests)")
     admin_url = sa.make_url(PG_URL).set(drivername="postgresql+asyncpg")
-    name = f"tendero_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
 
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(sa.text(sql))
-        finally:
-            await engine.dispose()
+    def admin(sql: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(sa.text(sql))
+            finally:
+                await engine.dispose()
+
+        return run
 
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        _run_in_thread(admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # server down or unreachable
         skip_or_fail(f"PostgreSQL at {admin_url.render_as_string(hide_password=True)}: {exc}")
     url = admin_url.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        if migrate:
+            upgrade(url)
+        yield url
+    finally:
+        _run_in_thread(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once."""
+    with fresh_postgres_database("tendero_test") as url:
+        yield url
 
 
 def _truncate_all_sql() -> str:

@@ -499,7 +499,11 @@ async def test_price_change_after_the_quote_is_told_before_ordering(db: Database
     assert again.code == "order_created" and again.data["total"] == "399.00"
 
 
-async def test_two_customers_race_for_the_last_unit(db: Database) -> None:
+async def two_carts_with_the_last_unit(
+    db: Database,
+) -> tuple[int, int, list[Commerce], list[ConversationState]]:
+    """Two customers ready to confirm the store's last unit of a product (plus one of a
+    product without stock limit)."""
     await publish(db, make_store())
     last = await product(db, "Última", "100", stock=1)
     other = await product(db, "Otra", "50", stock=None)
@@ -509,6 +513,11 @@ async def test_two_customers_race_for_the_last_unit(db: Database) -> None:
         await commerce.add(state, last, 1)
         await commerce.add(state, other, 1)
         await ready_to_confirm(commerce, state)
+    return last, other, commerces, states
+
+
+async def test_two_customers_race_for_the_last_unit(db: Database) -> None:
+    last, other, commerces, states = await two_carts_with_the_last_unit(db)
 
     results = await asyncio.gather(*(c.confirm(s) for c, s in zip(commerces, states, strict=True)))
     codes = [r.code for r in results]
@@ -534,15 +543,7 @@ async def test_two_customers_race_for_the_last_unit(db: Database) -> None:
 
 async def test_confirming_after_the_last_unit_sold_drops_it_from_the_cart(db: Database) -> None:
     """The same race lost by a clear margin: the cart check sees the unit gone."""
-    await publish(db, make_store())
-    last = await product(db, "Última", "100", stock=1)
-    other = await product(db, "Otra", "50", stock=None)
-    states = [ConversationState(), ConversationState()]
-    commerces = [Commerce(db), Commerce(db)]
-    for commerce, state in zip(commerces, states, strict=True):
-        await commerce.add(state, last, 1)
-        await commerce.add(state, other, 1)
-        await ready_to_confirm(commerce, state)
+    last, other, commerces, states = await two_carts_with_the_last_unit(db)
     assert (await commerces[0].confirm(states[0])).code == "order_created"
     lost: Any = await commerces[1].confirm(states[1])
     assert lost.code == "cart_changed"

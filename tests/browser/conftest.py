@@ -15,7 +15,6 @@ another server or the CLI would).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -23,19 +22,23 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import CLI, IN_CI, PG_URL, ROOT, TENDERO_BIN, skip_or_fail
+from tests.conftest import (
+    CLI,
+    IN_CI,
+    ROOT,
+    TENDERO_BIN,
+    fresh_postgres_database,
+    skip_or_fail,
+)
 from tests.test_serve import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -165,52 +168,12 @@ def _sqlite_url(folder: Path) -> str:
     return f"sqlite+aiosqlite:///{folder / 'tendero.db'}"
 
 
-def _in_thread(coroutine_function: Callable[[], Any]) -> Any:
-    """Run an async function to completion on a thread of its own (no running loop there,
-    even while Playwright's sync API keeps one on this thread)."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = asyncio.run(coroutine_function())
-        except BaseException as exc:  # re-raised on the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
 @pytest.fixture(scope="package")
 def browser_postgres() -> Iterator[str]:
-    """An empty PostgreSQL database of its own for the browser tests' server."""
-    if not PG_URL:
-        skip_or_fail("TENDERO_TEST_DATABASE_URL is not set (PostgreSQL browser tests)")
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    admin_url = sa.make_url(PG_URL).set(drivername="postgresql+asyncpg")
-    name = f"tendero_browser_{uuid.uuid4().hex[:10]}"
-
-    def admin(sql: str) -> Callable[[], Any]:
-        async def run() -> None:
-            engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-            try:
-                async with engine.connect() as conn:
-                    await conn.execute(sa.text(sql))
-            finally:
-                await engine.dispose()
-
-        return run
-
-    try:
-        _in_thread(admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # server down or unreachable
-        skip_or_fail(f"PostgreSQL at {admin_url.render_as_string(hide_password=True)}: {exc}")
-    yield admin_url.set(database=name).render_as_string(hide_password=False)
-    _in_thread(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    """An empty PostgreSQL database of its own for the browser tests' server (which
+    migrates it itself)."""
+    with fresh_postgres_database("tendero_browser", migrate=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="package")

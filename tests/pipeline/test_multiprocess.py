@@ -24,7 +24,6 @@ import signal
 import subprocess
 import time
 import urllib.request
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,19 +33,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 from tendero.app import PIPELINE
 from tendero.channels.base import OutboundMessage
 from tendero.conversations.outbox import enqueue
 from tendero.db import Database
 from tendero.db.locks import OUTBOX, TURNS, ConversationLocks
-from tendero.db.migrate import upgrade
 from tendero.db.models import InboxEvent, Message, OutboxMessage
 from tendero.db.types import utcnow
 from tendero.settings import Settings
 
 from tests.channels.e2e import Channel, meta_channel
-from tests.conftest import CLI, PG_URL, ROOT, TENDERO_BIN, skip_or_fail
+from tests.conftest import CLI, ROOT, TENDERO_BIN, fresh_postgres_database
 from tests.fakes import webhooks as wh
 from tests.test_plugins import install_distribution
 from tests.test_serve import free_port
@@ -59,27 +56,8 @@ SETTLE_TIMEOUT = 40.0
 @pytest.fixture(scope="module")
 def mp_database_url() -> Iterator[str]:
     """A PostgreSQL database of this module's own (the processes share it)."""
-    if not PG_URL:
-        skip_or_fail("TENDERO_TEST_DATABASE_URL is not set (multi-process needs PostgreSQL)")
-    admin_url = sa.make_url(PG_URL).set(drivername="postgresql+asyncpg")
-    name = f"tendero_mp_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(sa.text(sql))
-        finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        skip_or_fail(f"PostgreSQL at {admin_url.render_as_string(hide_password=True)}: {exc}")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_database("tendero_mp") as url:
+        yield url
 
 
 @dataclass
