@@ -28,18 +28,8 @@ from tendero.plugins import create_plugin_manager
 from tendero.settings import Settings
 from tendero.store.service import get_published_with_version
 
+from tests.orders.conftest import ADDRESS
 from tests.test_serve import free_port
-
-ADDRESS = {
-    "street": "Insurgentes Sur",
-    "house_number": "1602",
-    "interior": "4B",
-    "neighborhood": "Crédito Constructor",
-    "postal_code": "03940",
-    "city": "Ciudad de México",
-    "state": "CDMX",
-    "references": "Portón negro",
-}
 
 
 class EventRecorder:
