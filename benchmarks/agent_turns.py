@@ -75,7 +75,6 @@ import itertools
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -90,7 +89,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from common import admin_sql, cpu_seconds, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TENDERO = Path(sys.executable).parent / "tendero"
@@ -268,12 +267,6 @@ def rss_kb(pid: int | str = "self") -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("TENDERO_")}
 
@@ -283,16 +276,6 @@ def load_average() -> str:
 
 
 # --- the database under test ---------------------------------------------------------------
-
-
-async def _admin(url: sa.URL, sql: str) -> object:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            result = await conn.execute(sa.text(sql))
-            return result.scalar() if result.returns_rows else None
-    finally:
-        await engine.dispose()
 
 
 @dataclass
@@ -329,7 +312,7 @@ def create_target(tmp: Path, postgres: str | None) -> Target:
         return Target(data_dir, "", "SQLite")
     admin = sa.make_url(postgres).set(drivername="postgresql+asyncpg")
     name = f"tendero_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(admin, f'CREATE DATABASE "{name}"'))
     url = admin.set(database=name).render_as_string(hide_password=False)
     return Target(data_dir, url, "PostgreSQL", admin, name)
 
@@ -341,7 +324,7 @@ def drop_target(target: Target, keep: bool) -> None:
         log(f"kept database {target.pg_name}")
         return
     asyncio.run(
-        _admin(target.admin_url, f'DROP DATABASE IF EXISTS "{target.pg_name}" WITH (FORCE)')
+        admin_sql(target.admin_url, f'DROP DATABASE IF EXISTS "{target.pg_name}" WITH (FORCE)')
     )
 
 
@@ -1353,12 +1336,6 @@ def serve(port: int) -> None:
         summary = {"total": total, "tasks": by_task(session), "packages": dict(packages)}
         Path(profile + ".json").write_text(json.dumps(summary))
         Path(profile).write_text(profiler.output_text(unicode=True, show_all=False))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_listening(port: int, proc: asyncio.subprocess.Process, within: float = 60) -> None:

@@ -26,20 +26,10 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from common import admin_sql
 
 TENDERO = Path(sys.executable).parent / "tendero"
 GENERATED = re.compile(r"in ([\d.]+) s \(([\d,]+) orders/s\)")
-
-
-async def _admin(url: sa.URL, sql: str) -> object:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            result = await conn.execute(sa.text(sql))
-            return result.scalar() if result.returns_rows else None  # CREATE returns none
-    finally:
-        await engine.dispose()
 
 
 def _run(n: int, seed: int, data_dir: Path, database_url: str) -> tuple[float, str]:
@@ -87,7 +77,7 @@ def main() -> None:
         if args.postgres:
             admin = sa.make_url(args.postgres).set(drivername="postgresql+asyncpg")
             name = f"tendero_bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+            asyncio.run(admin_sql(admin, f'CREATE DATABASE "{name}"'))
             url = admin.set(database=name).render_as_string(hide_password=False)
             engine_name = "PostgreSQL"
         else:
@@ -97,12 +87,12 @@ def main() -> None:
         try:
             elapsed, output = _run(args.orders, args.seed, data_dir, url)
             if args.postgres:
-                size = int(asyncio.run(_admin(admin, f"SELECT pg_database_size('{name}')")) or 0)  # type: ignore[call-overload]
+                size = int(asyncio.run(admin_sql(admin, f"SELECT pg_database_size('{name}')")) or 0)  # type: ignore[call-overload]
             else:
                 size = sum(p.stat().st_size for p in data_dir.glob("bench.db*"))
         finally:
             if args.postgres and not args.keep:
-                asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             elif args.postgres:
                 print(f"kept database {name}", file=sys.stderr)
 

@@ -47,7 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from common import admin_sql
 
 TENDERO = Path(sys.executable).parent / "tendero"
 TIMEZONE = "America/Mexico_City"  # the demo store's
@@ -62,16 +62,6 @@ class Case:
     kind: str  # page | count | counters | chart | detail (one order's page, --http only)
     filters: dict[str, Any]
     after: tuple[datetime, int] | None = None
-
-
-async def _admin(url: sa.URL, sql: str) -> object:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            result = await conn.execute(sa.text(sql))
-            return result.scalar() if result.returns_rows else None
-    finally:
-        await engine.dispose()
 
 
 def _env(data_dir: Path, database_url: str) -> dict[str, str]:
@@ -478,7 +468,7 @@ def main() -> None:
         elif args.postgres:
             admin = sa.make_url(args.postgres).set(drivername="postgresql+asyncpg")
             name = f"tendero_bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+            asyncio.run(admin_sql(admin, f'CREATE DATABASE "{name}"'))
             url = admin.set(database=name).render_as_string(hide_password=False)
         else:
             url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
@@ -488,7 +478,7 @@ def main() -> None:
                 figures["orders"] = args.orders
                 figures["seed_seconds"] = round(seed(args.orders, args.seed, data_dir, url), 1)
                 if name:
-                    asyncio.run(_admin(admin.set(database=name), "VACUUM ANALYZE"))  # type: ignore[union-attr]
+                    asyncio.run(admin_sql(admin.set(database=name), "VACUUM ANALYZE"))  # type: ignore[union-attr]
             cases = asyncio.run(pick_cases(url))
             formats = list(filter(None, args.export.split(",")))
             if args.http is not None:
@@ -507,7 +497,7 @@ def main() -> None:
                 )
         finally:
             if name and not args.keep:
-                asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # type: ignore[arg-type]
+                asyncio.run(admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # type: ignore[arg-type]
             elif name:
                 print(f"kept database {name}", file=sys.stderr)
     # benchmarks/run.py reads the last stdout line.

@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from common import cpu_seconds, free_port
+
 SECRET = b"benchmark-secret"
 HEADER = "X-Hub-Signature-256"
 CUSTOMERS = 500
@@ -244,12 +246,6 @@ def signed(body: bytes) -> dict[str, str]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux procfs)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def drive(
     url: str,
     requests: int,
@@ -315,12 +311,6 @@ async def drive(
         # the server's CPU per acknowledged request (turns included for ``app``)
         "cpu_ms_per_request": round(cpu * 1000 / max(1, len(latencies)), 3),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
