@@ -44,6 +44,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.fakes.server import LoopbackServer
+
 VERSION_PATTERN = r"v\d+\.\d+"
 VERSIONED_PATH = re.compile(rf"^/{VERSION_PATTERN}/")
 WINDOW_MS = 24 * 60 * 60 * 1000
@@ -113,7 +115,7 @@ class Account:
     unavailable: set[str] = field(default_factory=set)  # turned off messages: 551
 
 
-class FakeGraph:
+class FakeGraph(LoopbackServer):
     """The fake Graph host. See the module docstring."""
 
     def __init__(
@@ -124,16 +126,13 @@ class FakeGraph:
     ) -> None:
         self.host = host
         self.hang_seconds = hang_seconds
-        self.app = web.Application(middlewares=[self._failure_middleware])
+        super().__init__(web.Application(middlewares=[self._failure_middleware]))
         self.sent: list[SentRequest] = []
         self.attempts: list[tuple[str, str]] = []  # (method, path) of every versioned call
         self.counters: Counter[str] = Counter()
         self.accounts: dict[str, Account] = {}
         self.media: dict[str, tuple[bytes, str]] = {}
         self.failures: list[Failure] = []
-        self._runner: web.AppRunner | None = None
-        self._closing = asyncio.Event()
-        self._port = 0
         self.app.router.add_get("/cdn/{name}", self._serve_media)
         self.app.router.add_post(
             "/{version:" + VERSION_PATTERN + "}/{node}/messages", self._messenger_send
@@ -141,34 +140,14 @@ class FakeGraph:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    async def start(self) -> FakeGraph:
+    def before_start(self) -> None:
         # Last of all: anything else is an unknown path (unversioned paths included).
         self.app.router.add_route("*", "/{tail:.*}", self._unknown_path)
-        self._runner = web.AppRunner(self.app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeGraph:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:
         """Base URL to put in ``TENDERO_GRAPH_API_URL`` / ``TENDERO_INSTAGRAM_GRAPH_API_URL``."""
-        if not self._port:
-            raise RuntimeError("FakeGraph is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return self.base_url
 
     # --- set-up ------------------------------------------------------------------------
 

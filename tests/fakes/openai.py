@@ -41,6 +41,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import LoopbackServer
+
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
@@ -95,7 +97,7 @@ class Scripted:
     stall_seconds: float = 0.0
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """The fake server. See the module docstring."""
 
     def __init__(self, *, api_key: str | None = "sk-test") -> None:
@@ -103,41 +105,16 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.problems: list[str] = []
         self.script: list[Scripted] = []
-        self.app = web.Application()
+        super().__init__(web.Application())
         self.app.router.add_post("/v1/chat/completions", self._chat_completions)
         self.app.router.add_route("*", "/{tail:.*}", self._unknown_path)
-        self._runner: web.AppRunner | None = None
-        self._closing = asyncio.Event()
-        self._port = 0
 
     # --- lifecycle ---------------------------------------------------------------------
-
-    async def start(self) -> FakeOpenAI:
-        self._runner = web.AppRunner(self.app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        self._closing.set()  # releases stalled requests
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:
         """The base URL for an OpenAI client (``.../v1``)."""
-        if not self._port:
-            raise RuntimeError("FakeOpenAI is not started")
-        return f"http://127.0.0.1:{self._port}/v1"
+        return f"{self.base_url}/v1"
 
     # --- scripting ---------------------------------------------------------------------
 
