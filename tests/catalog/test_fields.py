@@ -87,3 +87,22 @@ def test_active_words_in_both_languages() -> None:
 )
 def test_plural_and_singular_share_a_stem(plural: str, singular: str) -> None:
     assert stem(plural) == stem(singular)
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "code"),
+    [
+        (parse_price, "-5", "negative"),
+        (parse_price, "1,249", "ambiguous"),
+        (parse_price, "1.23456", "decimals"),
+        (parse_price, "abc", "invalid"),
+        (parse_price, "99999999999999", "too_large"),
+        (parse_stock, "-1", "negative"),
+        (parse_stock, "2.5", "invalid"),
+    ],
+)
+def test_field_errors_name_their_kind(parse, value, code):
+    """The panel words these problems itself, in the merchant's language, by ``code``."""
+    with pytest.raises(FieldError) as raised:
+        parse(value)
+    assert raised.value.code == code

@@ -48,7 +48,13 @@ _GROUP_SPACE = re.compile(r"(?<=\d)[\s\u00a0\u202f']+(?=\d)")
 
 
 class FieldError(ValueError):
-    """One field's value is not acceptable; the message says why."""
+    """One field's value is not acceptable; the message says why. ``code`` names the kind
+    of problem for callers that word it themselves (the panel, in the merchant's
+    language): ``negative``, ``too_large``, ``decimals``, ``ambiguous`` or ``invalid``."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def parse_price(value: Any) -> Decimal:
@@ -72,12 +78,12 @@ def parse_price(value: Any) -> Decimal:
     if not amount.is_finite():
         raise FieldError(f"price {value!r} is not an amount")
     if amount < 0:
-        raise FieldError(f"price {_show(value)} is negative; it must be 0 or more")
+        raise FieldError(f"price {_show(value)} is negative; it must be 0 or more", "negative")
     if amount >= MAX_PRICE:
-        raise FieldError(f"price {_show(value)} is too large")
+        raise FieldError(f"price {_show(value)} is too large", "too_large")
     exponent = amount.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -4:
-        raise FieldError(f"price {_show(value)} has more than 4 decimals")
+        raise FieldError(f"price {_show(value)} has more than 4 decimals", "decimals")
     return amount + Decimal("0.00") if amount == amount.to_integral_value() else amount
 
 
@@ -129,7 +135,8 @@ def _normalise_separators(text: str, shown: str) -> str:
     if len(fraction) == 3 and whole not in ("", "0") and whole.lstrip("0"):
         raise FieldError(
             f"price {shown!r} is ambiguous ({whole}{fraction} or {whole}.{fraction}?): "
-            f"write it without a thousands separator, e.g. {whole}{fraction} or {whole}{fraction}.00"
+            f"write it without a thousands separator, e.g. {whole}{fraction} or {whole}{fraction}.00",
+            "ambiguous",
         )
     return (whole or "0") + "." + fraction
 
@@ -168,9 +175,11 @@ def parse_stock(value: Any) -> int | None:
     else:
         raise FieldError(f"stock {value!r} is not a whole number")
     if number < 0:
-        raise FieldError(f"stock {number} is negative; it must be 0 or more (empty = not tracked)")
+        raise FieldError(
+            f"stock {number} is negative; it must be 0 or more (empty = not tracked)", "negative"
+        )
     if number > 2_147_483_647:
-        raise FieldError(f"stock {number} is too large")
+        raise FieldError(f"stock {number} is too large", "too_large")
     return number
 
 

@@ -160,17 +160,16 @@ def _price_problem(raw: str, currency: str, _: Any) -> tuple[Decimal | None, str
     try:
         price = parse_price(raw)
     except FieldError as exc:
-        reason = str(exc)
-        if "negative" in reason:
+        if exc.code == "negative":
             return None, _("The price cannot be negative.")
-        if "ambiguous" in reason:
+        if exc.code == "ambiguous":
             return None, _(
                 "{value} is ambiguous: write it without a thousands separator, like 1249.50.",
                 value=raw,
             )
-        if "too large" in reason:
+        if exc.code == "too_large":
             return None, _("The price is too large.")
-        if "decimals" not in reason:
+        if exc.code != "decimals":
             return None, _("{value} is not an amount: write it like 1249.50.", value=raw)
         price = None
     quantum = minor_unit(currency)
@@ -187,9 +186,9 @@ def _stock_problem(raw: str, _: Any) -> tuple[int | None, str]:
     try:
         return parse_stock(raw), ""
     except FieldError as exc:
-        if "negative" in str(exc):
+        if exc.code == "negative":
             return None, _("Stock cannot be negative (leave it empty for unlimited).")
-        if "too large" in str(exc):
+        if exc.code == "too_large":
             return None, _("The stock is too large.")
         return None, _("Stock must be a whole number (leave it empty for unlimited).")
 
