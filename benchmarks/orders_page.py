@@ -1,17 +1,23 @@
 """Benchmark the Orders page's data layer on a large store.
 
     python benchmarks/orders_page.py [--orders N] [--seed S] [--repeat R]
-        [--postgres URL | --database URL] [--keep] [--export csv,xlsx] [--data-dir DIR]
-        [--http [URL --cookie NAME=VALUE]] [--export-timeout SECONDS]
+        [--databases sqlite,postgres] [--postgres URL | --database URL] [--keep]
+        [--export csv,xlsx] [--data-dir DIR] [--http [URL --cookie NAME=VALUE]]
+        [--export-timeout SECONDS]
 
 Seeds ``N`` orders (default 200,000) with ``tendero demo --orders N`` into a fresh
-database — a new SQLite file in a temp folder, or with ``--postgres`` a new database on
-that server (dropped afterwards unless ``--keep``) — or, with ``--database URL``, uses
-an existing, already seeded database as it is. Then measures, ``--repeat`` times each
+database of each engine in ``--databases`` (default ``sqlite``) — a new SQLite file in a
+temp folder; for ``postgres`` a new database on the ``--postgres`` server (default
+``$TENDERO_BENCH_POSTGRES`` or ``postgresql://postgres@127.0.0.1:5432/postgres``;
+dropped afterwards unless ``--keep``) — or, with ``--database URL``, uses an existing,
+already seeded database as it is. With several engines every figure is prefixed with
+the engine (``sqlite_…``, ``postgresql_…``); an engine whose server cannot be reached
+is reported as skipped and the others still run. Then measures, ``--repeat`` times each
 after one warm-up, every read the Orders page makes, each in its own read session as a
 request would: the first page, filtered pages, a page deep in the keyset, searches, the
 header counters and the 30-day chart. Last, it exports the whole table with ``tendero
-orders export`` as a process per format and reports its wall time and peak RSS.
+orders export`` as a process per format and reports its wall time, orders per second
+and peak RSS.
 
 ``--http`` measures the real panel instead of the query layer: it starts ``tendero
 serve`` on a free port against the database measured, creates a merchant account, logs
@@ -19,8 +25,11 @@ in through the login form, and times GETs of the Orders page with the same filte
 query parameters, one order's page, and the whole table streamed through
 ``/orders/export`` per ``--export`` format (wall time, bytes, and the SERVER process's
 peak RSS, ``VmHWM``, before and after; an export still running after
-``--export-timeout`` seconds is cut off and reported as such). ``--http URL --cookie
-NAME=VALUE`` times an already running server (``URL`` is its Orders page) instead.
+``--export-timeout`` seconds is cut off and reported as such), then the same formats
+with ``tendero orders export``. With a server of its own it also reports the server's
+CPU time per request (``…_server_cpu_ms``), which other load on the machine does not
+inflate the way it does wall times. ``--http URL --cookie NAME=VALUE`` times an already
+running server (``URL`` is its Orders page) instead.
 
 Figures go to stderr as a table; the last stdout line is JSON for ``benchmarks/run.py``.
 """
@@ -47,9 +56,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from common import admin_sql
+from common import admin_sql, cpu_seconds
 
 TENDERO = Path(sys.executable).parent / "tendero"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIMEZONE = "America/Mexico_City"  # the demo store's
 
 
@@ -83,8 +93,9 @@ def seed(n: int, seed_value: int, data_dir: Path, database_url: str) -> float:
     return time.perf_counter() - started
 
 
-async def pick_cases(database_url: str) -> list[Case]:
-    """Cases built from the data itself: a real customer name, SKU, number, phone."""
+async def pick_cases(database_url: str) -> tuple[list[Case], int]:
+    """Cases built from the data itself (a real customer name, SKU, number, phone), and
+    the number of orders."""
     from tendero.db import Database
     from tendero.db.models import Order, OrderItem
 
@@ -115,7 +126,7 @@ async def pick_cases(database_url: str) -> list[Case]:
     week = {"since": today - timedelta(days=6), "until": today, "timezone": TIMEZONE}
     month = {"since": today - timedelta(days=29), "until": today, "timezone": TIMEZONE}
     name = " ".join(sample.customer_name.split()[:2])  # first name and surname
-    return [
+    cases = [
         Case("first_page", "page", {}),
         Case("status_new", "page", {"status": "new"}),
         Case("status_delivered", "page", {"status": "delivered"}),
@@ -143,6 +154,7 @@ async def pick_cases(database_url: str) -> list[Case]:
         Case("counters_last_30_days", "counters", month),
         Case("chart_30_days", "chart", {}),
     ]
+    return cases, total
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -370,8 +382,12 @@ async def measure_http(
                         raise SystemExit(f"GET {response.url} answered {response.status}")
                     return response.status
 
+            cpu_before = cpu_seconds(server_pid) if server_pid is not None else 0.0
             samples, result = await _measure(run, repeat)
             _record(figures, f"http_{case.label}", samples, result)
+            if server_pid is not None:  # the warm-up request included
+                cpu = (cpu_seconds(server_pid) - cpu_before) / (repeat + 1) * 1000
+                figures[f"http_{case.label}_server_cpu_ms"] = round(cpu, 1)
         for fmt in exports:
             figures |= await _http_export(client, base, fmt, server_pid, export_timeout)
     return figures
@@ -429,6 +445,66 @@ def measure_panel(
         server.stop()
 
 
+def _unreachable(server: str) -> str | None:
+    """Why the PostgreSQL server at ``server`` cannot be used, or ``None``."""
+    admin = sa.make_url(server).set(drivername="postgresql+asyncpg")
+    try:
+        asyncio.run(admin_sql(admin, "SELECT 1"))
+    except (OSError, sa.exc.SQLAlchemyError) as exc:
+        return str(exc).strip().splitlines()[0] or type(exc).__name__
+    return None
+
+
+def _engine_of(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def measure_database(
+    args: argparse.Namespace, engine: str, data_dir: Path, url: str | None
+) -> dict[str, Any]:
+    """Everything for one database: seed it (unless ``url`` is given), time the page's
+    reads (or the panel over HTTP), export the whole table."""
+    figures: dict[str, Any] = {}
+    admin = name = None
+    if url is None and engine == "postgresql":
+        admin = sa.make_url(args.postgres).set(drivername="postgresql+asyncpg")
+        name = f"tendero_bench_{uuid.uuid4().hex[:8]}"
+        asyncio.run(admin_sql(admin, f'CREATE DATABASE "{name}"'))
+        url = admin.set(database=name).render_as_string(hide_password=False)
+    elif url is None:
+        url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
+    figures["engine"] = "SQLite" if engine == "sqlite" else "PostgreSQL"
+    try:
+        if not args.database:
+            figures["orders"] = args.orders
+            figures["seed_seconds"] = round(seed(args.orders, args.seed, data_dir, url), 1)
+            if name:
+                asyncio.run(admin_sql(admin.set(database=name), "VACUUM ANALYZE"))  # type: ignore[union-attr]
+        cases, total = asyncio.run(pick_cases(url))
+        figures["orders"] = total
+        formats = list(filter(None, args.export.split(",")))
+        if args.http is not None:
+            figures |= measure_panel(args, data_dir, url, cases, formats)
+        else:
+            figures |= asyncio.run(measure_queries(url, cases, args.repeat))
+        for fmt in formats:
+            seconds, peak_mb, size = measure_export(fmt, data_dir, url)
+            figures[f"export_{fmt}_seconds"] = round(seconds, 1)
+            figures[f"export_{fmt}_orders_per_second"] = round(total / seconds)
+            figures[f"export_{fmt}_peak_rss_mb"] = round(peak_mb, 1)
+            print(
+                f"export {fmt:<5} {seconds:8.1f} s   {total / seconds:8,.0f} orders/s   "
+                f"peak RSS {peak_mb:7.1f} MB   {size / 1e6:,.1f} MB written",
+                file=sys.stderr,
+            )
+    finally:
+        if name and not args.keep:
+            asyncio.run(admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # type: ignore[arg-type]
+        elif name:
+            print(f"kept database {name}", file=sys.stderr)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -436,8 +512,13 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--databases",
+        help="engines to seed and measure, comma-separated: sqlite, postgres (default: "
+        "sqlite, or postgres alone when --postgres is given)",
+    )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--postgres", metavar="URL", help="seed a new database on this server")
+    where.add_argument("--postgres", metavar="URL", help="seed new databases on this server")
     where.add_argument("--database", metavar="URL", help="use this seeded database as it is")
     parser.add_argument("--keep", action="store_true", help="keep the new database")
     parser.add_argument("--export", default="csv,xlsx", help="formats to export ('' for none)")
@@ -457,49 +538,39 @@ def main() -> None:
         help="--http: cut an export download off after this many seconds",
     )
     args = parser.parse_args()
+    if args.databases is None:
+        args.databases = "postgres" if args.postgres else "sqlite"
+    engines = [
+        {"postgres": "postgresql"}.get(part.strip(), part.strip())
+        for part in args.databases.split(",")
+        if part.strip()
+    ]
+    unknown = set(engines) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown database(s) {', '.join(sorted(unknown))}: use sqlite, postgres")
+    args.postgres = args.postgres or os.environ.get("TENDERO_BENCH_POSTGRES", DEFAULT_POSTGRES)
 
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tendero-bench-") as tmp:
-        data_dir = args.data_dir or Path(tmp) / "data"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        admin = name = None
+        base = args.data_dir or Path(tmp)
         if args.database:
-            url = args.database
-        elif args.postgres:
-            admin = sa.make_url(args.postgres).set(drivername="postgresql+asyncpg")
-            name = f"tendero_bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(admin_sql(admin, f'CREATE DATABASE "{name}"'))
-            url = admin.set(database=name).render_as_string(hide_password=False)
-        else:
-            url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
-        figures["engine"] = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
-        try:
-            if not args.database:
-                figures["orders"] = args.orders
-                figures["seed_seconds"] = round(seed(args.orders, args.seed, data_dir, url), 1)
-                if name:
-                    asyncio.run(admin_sql(admin.set(database=name), "VACUUM ANALYZE"))  # type: ignore[union-attr]
-            cases = asyncio.run(pick_cases(url))
-            formats = list(filter(None, args.export.split(",")))
-            if args.http is not None:
-                figures |= measure_panel(args, data_dir, url, cases, formats)
-                formats = []  # exported through the panel
+            data_dir = base / "data"
+            data_dir.mkdir(parents=True, exist_ok=True)
+            figures = measure_database(args, _engine_of(args.database), data_dir, args.database)
+        for engine in [] if args.database else engines:
+            data_dir = base / engine / "data"
+            data_dir.mkdir(parents=True, exist_ok=True)
+            print(f"-- {engine}", file=sys.stderr)
+            problem = _unreachable(args.postgres) if engine == "postgresql" else None
+            if problem:
+                print(f"{engine} skipped: {problem}", file=sys.stderr)
+                part: dict[str, Any] = {"skipped": problem}
             else:
-                figures |= asyncio.run(measure_queries(url, cases, args.repeat))
-            for fmt in formats:
-                seconds, peak_mb, size = measure_export(fmt, data_dir, url)
-                figures[f"export_{fmt}_seconds"] = round(seconds, 1)
-                figures[f"export_{fmt}_peak_rss_mb"] = round(peak_mb, 1)
-                print(
-                    f"export {fmt:<5} {seconds:8.1f} s   peak RSS {peak_mb:7.1f} MB   "
-                    f"{size / 1e6:,.1f} MB written",
-                    file=sys.stderr,
-                )
-        finally:
-            if name and not args.keep:
-                asyncio.run(admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # type: ignore[arg-type]
-            elif name:
-                print(f"kept database {name}", file=sys.stderr)
+                part = measure_database(args, engine, data_dir, None)
+            if len(engines) == 1:
+                figures = part
+            else:
+                figures |= {f"{engine}_{label}": value for label, value in part.items()}
     # benchmarks/run.py reads the last stdout line.
     print(json.dumps({"benchmark": "orders_page", "figures": figures}))
 

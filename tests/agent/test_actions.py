@@ -442,6 +442,38 @@ async def test_confirm_creates_one_order_and_takes_stock(db: Database) -> None:
     assert reused.data["next_step"] == "confirmation"
 
 
+async def test_a_turn_run_again_confirms_the_same_order(db: Database) -> None:
+    """The process died after the order's commit and before the turn's: the turn runs
+    again from the state before the message and must find its order, not make another."""
+    await publish(db, make_store(flat_rate="99", free_threshold="1000"))
+    item = await product(db, "Caja", "250", stock=2)
+    commerce = Commerce(db, channel="whatsapp", source_event="whatsapp:wamid.1")
+    state = ConversationState()
+    await commerce.add(state, item, 2)
+    await ready_to_confirm(commerce, state)
+    before = state.to_dict()
+
+    first = await commerce.confirm(state)
+    again_state = ConversationState.from_dict(before)
+    again = await Commerce(db, channel="whatsapp", source_event="whatsapp:wamid.1").confirm(
+        again_state
+    )
+    assert first.code == again.code == "order_created", again
+    assert again.data == first.data  # the same number, totals, bank account, address
+    assert await order_count(db) == 1
+    assert await stock_of(db, item) == 0  # taken once, though the stock is now gone
+    assert again_state.last_order_number == 1001 and again_state.cart == []
+
+    # A later message of the same customer is another order.
+    bag = await product(db, "Bolsa", "100", stock=1)
+    other = Commerce(db, channel="whatsapp", source_event="whatsapp:wamid.2")
+    later = ConversationState()
+    await other.add(later, bag, 1)
+    await ready_to_confirm(other, later)
+    assert (await other.confirm(later)).data["order_number"] == 1002
+    assert await order_count(db) == 2
+
+
 async def test_confirm_requires_the_totals_read_back(db: Database) -> None:
     await publish(db, make_store(Workflow.PICKUP_ONLY, locations=1, preparation_minutes=90))
     item = await product(db, "Caja", "250", stock=5)

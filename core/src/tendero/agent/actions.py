@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -68,6 +68,7 @@ from tendero.orders.service import (
     add_note,
     attach_receipt,
     create_order,
+    order_for_source_event,
 )
 from tendero.orders.status import DeliveryMethod
 from tendero.orders.totals import CartLine, Quote, missing_for_free_shipping, quote
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from tendero.db import Database
+    from tendero.db.models import Order
 
 EMAIL_RE = re.compile(r"[^@\s,;<>()]+@[^@\s,;<>()]+\.[^@\s,;<>().]{2,}")
 # The published settings documents seen, per Database (a process normally has one).
@@ -183,6 +185,32 @@ class _CartCheck:
         }
 
 
+class _Made(NamedTuple):
+    """What the confirmation needs of an order, read while its session is open."""
+
+    number: int
+    delivery_method: str
+    payment_status: str
+    currency: str
+    total: Decimal
+    deposit: Decimal
+    ready_at: datetime | None
+    email: str
+
+    @classmethod
+    def of(cls, order: Order) -> _Made:
+        return cls(
+            order.number,
+            order.delivery_method,
+            order.payment_status,
+            order.currency,
+            order.total,
+            order.deposit_amount,
+            order.ready_at,
+            order.email,
+        )
+
+
 class Commerce:
     """Executes the commerce actions for one conversation turn (see the module docs).
 
@@ -201,6 +229,7 @@ class Commerce:
         conversation_id: int | None = None,
         store: StoreDocument | None = None,
         settings_version: int | None = None,
+        source_event: str | None = None,
     ) -> None:
         self.db = db
         self.pm = pm
@@ -209,6 +238,8 @@ class Commerce:
         self.customer = Customer.of(customer)
         self.lead_id = lead_id
         self.conversation_id = conversation_id
+        # The customer message this turn answers: at most one order per message.
+        self.source_event = source_event
         self._store = store
         self._version = settings_version
         self._steps: list[Any] | None = None
@@ -653,6 +684,14 @@ class Commerce:
         if not state.cart:
             return _problem("cart_empty")
         store = await self.store()
+        if self.source_event:
+            # This message's turn made its order and the process died before the turn
+            # was committed: confirm that order again instead of making another.
+            async with self.db.read_session() as session:
+                done = await order_for_source_event(session, self.source_event)
+                made = _Made.of(done) if done is not None else None
+            if made is not None:
+                return self._order_created(state, made, store)
         steps = await self.steps()
         state.checkout = True
         self._auto_choose(state, store)
@@ -717,16 +756,13 @@ class Commerce:
                     lead_id=self.lead_id,
                     conversation_id=self.conversation_id,
                     expected_total=Decimal(quoted.total),
+                    source_event=self.source_event,
                 )
-                number = order.number
                 if state.extra:
                     # Fields of plugin checkout steps travel with the order as a note.
                     details = "; ".join(f"{k}: {v}" for k, v in sorted(state.extra.items()))
-                    await add_note(session, number, details, author="agent")
-                payment_status = order.payment_status
-                total, deposit = order.total, order.deposit_amount
-                ready_at = order.ready_at
-                currency = order.currency
+                    await add_note(session, order.number, details, author="agent")
+                made = _Made.of(order)
         except OutOfStock as exc:
             return await self._sold_out(state, exc)
         except ProductUnavailable as exc:
@@ -748,17 +784,24 @@ class Commerce:
         except ValidationFailed as exc:
             return _problem("order_invalid", details=list(exc.details) or [exc.message])
 
-        awaiting = payment_status == "awaiting_payment"
-        due = total if shipping else deposit
+        return self._order_created(state, made, order_store)
+
+    def _order_created(
+        self, state: ConversationState, made: _Made, order_store: StoreDocument
+    ) -> ActionResult:
+        shipping = made.delivery_method == "shipping"
+        awaiting = made.payment_status == "awaiting_payment"
+        currency = made.currency
+        due = made.total if shipping else made.deposit
         data: dict[str, Any] = {
-            "order_number": number,
-            "delivery_method": state.delivery_method,
-            "payment_status": payment_status,
+            "order_number": made.number,
+            "delivery_method": made.delivery_method,
+            "payment_status": made.payment_status,
             "currency": currency,
-            "total": to_json(total, currency),
-            "deposit_amount": to_json(deposit, currency),
+            "total": to_json(made.total, currency),
+            "deposit_amount": to_json(made.deposit, currency),
             "amount_due_now": to_json(due if awaiting else Decimal(0), currency),
-            "email": customer.email,
+            "email": made.email,
             "bank_account": None,
         }
         account = order_store.default_bank_account
@@ -774,8 +817,8 @@ class Commerce:
         else:
             data["pickup_location"] = self._location_of(state, order_store)
             data["ready_now"] = order_store.pickup.preparation_minutes == 0
-            data["ready_at"] = _local_iso(ready_at, order_store.company.timezone)
-        state.reset_after_order(number, awaiting_receipt=awaiting)
+            data["ready_at"] = _local_iso(made.ready_at, order_store.company.timezone)
+        state.reset_after_order(made.number, awaiting_receipt=awaiting)
         # Kept for "when will it be ready?" (None after a shipping order).
         state.last_ready_at = data.get("ready_at")
         state.last_pickup = data.get("pickup_location")

@@ -290,6 +290,9 @@ class Order(Base):
     # trigrams outside this model (migration 0003): on SQLite the FTS5 table
     # ``orders_search`` kept current by triggers, on PostgreSQL a pg_trgm GIN index.
     search_text: Mapped[str] = mapped_column(sa.Text, default="")
+    # "<channel>:<message id>" of the customer message whose agent turn created the order:
+    # a turn run again after a crash finds its order instead of making another.
+    source_event: Mapped[str | None] = mapped_column(sa.String(300))
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
@@ -318,6 +321,38 @@ class Order(Base):
         ),
         sa.Index("ix_orders_lead_id", "lead_id"),
         sa.Index("ix_orders_conversation_id", "conversation_id"),
+        sa.Index("ix_orders_source_event", "source_event", unique=True),
+    )
+
+
+class OrderSales(Base):
+    """Orders and their totals per quarter hour (UTC) and per value of the Orders
+    page's filters: what the header counters and the chart read instead of the orders
+    themselves (:mod:`tendero.orders.stats`). Every time zone in use today has midnights
+    on a quarter hour, so whole store-time-zone days are sums of whole buckets.
+
+    Kept by database triggers on ``orders`` (migration 0005) in the transaction of the
+    write itself, whoever writes: the orders service, the bulk demo loader, a script.
+    ``total_units`` is the sum of ``total`` in ten-thousandths (exact on both engines).
+    A bucket whose orders all moved on keeps its row with zeros.
+    """
+
+    __tablename__ = "order_sales"
+
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    payment_status: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    delivery_method: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    orders: Mapped[int] = mapped_column(sa.BigInteger)
+    total_units: Mapped[int] = mapped_column(sa.BigInteger)
+
+    __table_args__ = (
+        # The two header counts over any period read only their own rows.
+        sa.Index("ix_order_sales_status_bucket", "status", "bucket"),
+        sa.Index("ix_order_sales_payment_status_bucket", "payment_status", "bucket"),
+        {"sqlite_with_rowid": False},
     )
 
 
@@ -429,7 +464,8 @@ class ApiToken(Base):
 
 
 class OneTimeToken(Base):
-    """Single-use links (the owner set-up link printed at first start)."""
+    """Single-use links (the owner set-up link printed at first start) and the open
+    sessions of the panel (purpose ``panel_session``, deleted at log-out)."""
 
     __tablename__ = "one_time_tokens"
 

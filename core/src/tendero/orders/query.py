@@ -18,7 +18,8 @@ check row by row while walking newest first.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Collection, Iterable
+import json
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tendero.db.models import Order, OrderItem
 from tendero.errors import ValidationFailed
+from tendero.money import json_writer
 from tendero.orders.serialize import build_order_json
 from tendero.orders.status import DeliveryMethod, OrderStatus, PaymentStatus, parse_enum
 from tendero.text import fold
@@ -76,6 +78,25 @@ _ORDER_JSON_COLUMNS = tuple(
         "status",
     )
 )
+
+
+_ITEM_JSON_COLUMNS = (
+    _items.c.order_id,
+    _items.c.sku,
+    _items.c.name,
+    _items.c.quantity,
+    _items.c.unit_price,
+    _items.c.line_total,
+)
+
+
+def _raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """``column`` read as the driver gives it (no result processing by its type)."""
+    return sa.type_coerce(column, sa.types.NullType()).label(column.name)
+
+
+_RAW_ORDER_COLUMNS = tuple(_raw(column) for column in _ORDER_JSON_COLUMNS)
+_RAW_ITEM_COLUMNS = tuple(_raw(column) for column in _ITEM_JSON_COLUMNS)
 
 
 def _values(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -182,9 +203,12 @@ class OrderFilter:
             elif indexed:
                 out.append(_orders.c.id.in_(_search_index_ids(indexed)))
             words = [word for word in words if len(word) < TRIGRAM]
+        text = _orders.c.search_text
+        if "search_text" in unindexed:  # PostgreSQL: no trigram index for this expression
+            text = text.concat("")
         for word in words:
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            out.append(_orders.c.search_text.like(f"%{escaped}%", escape="\\"))
+            out.append(text.like(f"%{escaped}%", escape="\\"))
         return out
 
 
@@ -227,7 +251,7 @@ async def plan_conditions(
     capped counts size each candidate first (see the module docstring).
     """
     if session.get_bind().dialect.name != "sqlite":
-        return QueryPlan(order_filter.conditions())
+        return await _plan_postgres(session, order_filter, ordered=ordered)
     indexed_words = [w for w in order_filter.search_words() if len(w) >= TRIGRAM]
     equalities = order_filter.equalities()
     dated = bool(order_filter.since or order_filter.until)
@@ -252,8 +276,12 @@ async def plan_conditions(
     every = frozenset([*candidates, "created_at"])
 
     if indexed_words:
-        # A page only needs to know "a few or more" (the cheaper question).
-        cap = SEARCH_INDEX_ROWS + 1 if ordered else PROBE_ROWS
+        # A page only needs to know "a few or more" (the cheaper question); a count
+        # only whether the index beats the smallest value filter.
+        if ordered:
+            cap = SEARCH_INDEX_ROWS + 1
+        else:
+            cap = min(PROBE_ROWS, sizes[driver] + 1) if driver else PROBE_ROWS
         # The probe fetches the ids themselves: when they are all there, the query
         # takes them as a list instead of matching the index a second time.
         ids = list(await session.scalars(_search_index_ids(indexed_words).limit(cap)))
@@ -269,6 +297,27 @@ async def plan_conditions(
     if driver is None:
         return QueryPlan(plain)
     return QueryPlan(order_filter.conditions(unindexed=every - {driver, "created_at"}))
+
+
+async def _plan_postgres(
+    session: AsyncSession, order_filter: OrderFilter, *, ordered: bool
+) -> QueryPlan:
+    """PostgreSQL plans with its own statistics, with one exception: counting a search
+    within a value filter (the page's counters), it intersects the filter's index with
+    the trigram index, and a common word's trigram scan alone takes 100+ ms at a million
+    orders. When a value filter selects fewer than :data:`PROBE_ROWS` orders, checking
+    the words on those rows is cheaper than any trigram scan, so the search is written
+    so the trigram index cannot serve it."""
+    plain = QueryPlan(order_filter.conditions())
+    if ordered or not order_filter.search_words() or not order_filter.equalities():
+        return plain
+    dates = order_filter.date_conditions()
+    for column, values in order_filter.equalities():
+        one = column == values[0] if len(values) == 1 else column.in_(values)
+        probe = sa.select(sa.literal(1)).select_from(_orders).where(one, *dates)
+        if await _capped_count(session, probe) < PROBE_ROWS:
+            return QueryPlan(order_filter.conditions(unindexed=frozenset({"search_text"})))
+    return plain
 
 
 @dataclass(frozen=True)
@@ -295,19 +344,19 @@ class OrderCursor:
             raise ValidationFailed(f"invalid cursor {token!r}") from None
 
 
-async def fetch_orders_page(
+async def _read_page(
     session: AsyncSession,
-    order_filter: OrderFilter | None = None,
-    limit: int = 50,
-    after: OrderCursor | None = None,
-) -> tuple[list[dict[str, Any]], OrderCursor | None]:
-    """One page of order JSON dicts, newest first, and the cursor of the next page
-    (``None`` on the last page). Items are loaded for the whole page in one query."""
-    if limit < 1:
-        raise ValidationFailed("the page size must be at least 1")
-    order_filter = order_filter or OrderFilter()
+    order_filter: OrderFilter,
+    limit: int,
+    after: OrderCursor | None,
+    *,
+    raw: bool,
+) -> tuple[list[Any], dict[Any, list[Any]], bool]:
+    """The rows of one page, their items by order id, and whether more follow.
+    ``raw``: the columns come as the driver gives them (no column types applied)."""
     plan = await plan_conditions(session, order_filter, ordered=True)
-    query = sa.select(*_ORDER_JSON_COLUMNS).where(*plan.conditions)
+    columns = _RAW_ORDER_COLUMNS if raw else _ORDER_JSON_COLUMNS
+    query = sa.select(*columns).where(*plan.conditions)
     created_at, ident = _orders.c.created_at, _orders.c.id
     if plan.search_index_drives:
         created_at, ident = _unindexed(created_at), _unindexed(ident)
@@ -323,25 +372,86 @@ async def fetch_orders_page(
     more = len(rows) > limit
     rows = rows[:limit]
     if not rows:
-        return [], None
-    items: dict[int, list[Any]] = {row.id: [] for row in rows}
+        return [], {}, False
+    items: dict[Any, list[Any]] = {row.id: [] for row in rows}
     item_rows = await session.execute(
-        sa.select(
-            _items.c.order_id,
-            _items.c.sku,
-            _items.c.name,
-            _items.c.quantity,
-            _items.c.unit_price,
-            _items.c.line_total,
-        )
+        sa.select(*(_RAW_ITEM_COLUMNS if raw else _ITEM_JSON_COLUMNS))
         .where(_items.c.order_id.in_(list(items)))
         .order_by(_items.c.order_id, _items.c.id)
     )
     for item in item_rows:
         items[item.order_id].append(item)
+    return rows, items, more
+
+
+async def fetch_orders_page(
+    session: AsyncSession,
+    order_filter: OrderFilter | None = None,
+    limit: int = 50,
+    after: OrderCursor | None = None,
+) -> tuple[list[dict[str, Any]], OrderCursor | None]:
+    """One page of order JSON dicts, newest first, and the cursor of the next page
+    (``None`` on the last page). Items are loaded for the whole page in one query."""
+    if limit < 1:
+        raise ValidationFailed("the page size must be at least 1")
+    rows, items, more = await _read_page(
+        session, order_filter or OrderFilter(), limit, after, raw=False
+    )
+    if not rows:
+        return [], None
     page = [build_order_json(row, items[row.id]) for row in rows]
     last = rows[-1]
     return page, OrderCursor(last.created_at, last.id) if more else None
+
+
+class _DriverValues:
+    """What the column types would make of the driver's raw values, for the export's
+    fast path: the same JSON, without SQLAlchemy's per-value processing. Amounts repeat
+    (prices, usual totals), so each currency keeps the JSON text of the amounts seen."""
+
+    CACHED_AMOUNTS = 20_000  # per currency; beyond, amounts are written afresh
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.sqlite = dialect.name == "sqlite"
+        self.amount = _orders.c.total.type.result_processor(dialect, None) or _same
+        self.writers: dict[str, Callable[[Any], str]] = {}
+
+    def money_writer(self, currency: str) -> Callable[[Any], str]:
+        writer = self.writers.get(currency)
+        if writer is None:
+            writer = self.writers[currency] = self._writer(json_writer(currency))
+        return writer
+
+    def _writer(self, to_json: Callable[[Any], str]) -> Callable[[Any], str]:
+        amount, texts, room = self.amount, {}, self.CACHED_AMOUNTS
+
+        def write(raw: Any) -> str:
+            if not raw:  # 0 and -0.0 are one key but print differently: never cached
+                return to_json(amount(raw))
+            text = texts.get(raw)
+            if text is None:
+                text = to_json(amount(raw))
+                if len(texts) < room:
+                    texts[raw] = text
+            return text
+
+        return write
+
+    def datetime(self, raw: Any) -> datetime:
+        if self.sqlite:  # naive UTC text, as SQLAlchemy's SQLite DateTime stores it
+            return datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        return raw.astimezone(UTC)
+
+    def time(self, raw: Any) -> str | None:
+        return None if raw is None else self.datetime(raw).isoformat()
+
+    @staticmethod
+    def document(raw: Any) -> Any:
+        return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 async def iter_orders(
@@ -352,16 +462,29 @@ async def iter_orders(
     Streams in keyset batches of ``batch_size``, each read in its own short read
     session, so memory stays flat and no transaction stays open while the consumer
     writes (an export to a slow client does not pin a database snapshot). Orders created
-    after the export started are not included.
+    after the export started are not included. Rows are read as the driver gives them
+    and converted here (see :class:`_DriverValues`): the same dicts as
+    :func:`fetch_orders_page`, several times faster.
     """
+    order_filter = order_filter or OrderFilter()
     after: OrderCursor | None = None
+    values: _DriverValues | None = None
     while True:
         async with db.read_session() as session:
-            page, after = await fetch_orders_page(session, order_filter, batch_size, after)
-        for order in page:
-            yield order
-        if after is None:
+            values = values or _DriverValues(session.get_bind().dialect)
+            rows, items, more = await _read_page(session, order_filter, batch_size, after, raw=True)
+        for row in rows:
+            yield build_order_json(
+                row,
+                items[row.id],
+                money_writer=values.money_writer,
+                time=values.time,
+                document=values.document,
+            )
+        if not more:
             return
+        last = rows[-1]
+        after = OrderCursor(values.datetime(last.created_at), last.id)
 
 
 async def count_orders(session: AsyncSession, order_filter: OrderFilter | None = None) -> int:

@@ -7,7 +7,7 @@ currency's minor units; times are ISO 8601 with their UTC offset.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -65,17 +65,31 @@ def _location(value: dict[str, Any] | None) -> dict[str, str] | None:
     return {key: str(value.get(key) or "") for key in PICKUP_LOCATION_KEYS}
 
 
-def build_order_json(order: Any, items: Iterable[Any]) -> dict[str, Any]:
+def _same(value: Any) -> Any:
+    return value
+
+
+def build_order_json(
+    order: Any,
+    items: Iterable[Any],
+    *,
+    money_writer: Callable[[str], Callable[[Any], str]] = json_writer,
+    time: Callable[[Any], str | None] = _time,
+    document: Callable[[Any], dict[str, Any] | None] = _same,
+) -> dict[str, Any]:
     """The JSON dict of ``order`` with ``items``.
 
     ``order`` and the items may be ORM objects or result rows with the column names of
-    ``orders`` and ``order_items`` (the streaming query builds from rows).
+    ``orders`` and ``order_items`` (the streaming query builds from rows). Rows read
+    without the column types (the export's fast path) pass converters of the driver's
+    values: ``money_writer(currency)`` gives the amount-to-JSON function of a currency,
+    ``time`` writes a time, ``document`` reads a JSON column.
     """
     currency = order.currency
-    money = json_writer(currency)
+    money = money_writer(currency)
     data: dict[str, Any] = {
         "number": int(order.number),
-        "created_at": _time(order.created_at),
+        "created_at": time(order.created_at),
         "channel": order.channel,
         "customer": {
             "name": order.customer_name,
@@ -99,15 +113,15 @@ def build_order_json(order: Any, items: Iterable[Any]) -> dict[str, Any]:
         "total": money(order.total),
         "currency": currency,
         "delivery_method": order.delivery_method,
-        "shipping_address": _address(order.shipping_address),
-        "pickup_location": _location(order.pickup_location),
-        "ready_at": _time(order.ready_at),
+        "shipping_address": _address(document(order.shipping_address)),
+        "pickup_location": _location(document(order.pickup_location)),
+        "ready_at": time(order.ready_at),
         "payment_status": order.payment_status,
         "status": order.status,
         "id": order.id,
         "lead_id": order.lead_id,
         "conversation_id": order.conversation_id,
-        "updated_at": _time(order.updated_at),
+        "updated_at": time(order.updated_at),
     }
     return data
 

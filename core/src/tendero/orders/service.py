@@ -313,6 +313,7 @@ async def create_order(
     actor: Actor | str = Actor.AGENT,
     actor_name: str = "",
     expected_total: Decimal | None = None,
+    source_event: str | None = None,
 ) -> Order:
     """Create an order from a confirmed cart, taking its stock, in the caller's transaction.
 
@@ -322,6 +323,8 @@ async def create_order(
     ``pickup_location``, the name of one of ``store.locations`` (optional when there is
     only one). ``expected_total``: the total the customer confirmed; when the catalog
     changed since, :class:`QuoteChanged` is raised instead of charging another amount.
+    ``source_event``: ``<channel>:<message id>`` of the customer message the order answers;
+    unique, so one message can never make two orders (see :func:`order_for_source_event`).
 
     Raises :class:`ValidationFailed` (every problem listed), :class:`ProductUnavailable`,
     :class:`OutOfStock` (nothing is taken: the caller's transaction must roll back, which
@@ -396,6 +399,7 @@ async def create_order(
         status=OrderStatus.NEW.value,
         settings_version=settings_version,
         search_text=order_search_text(number, who, priced.items),
+        source_event=source_event,
         items=[
             OrderItem(
                 product_id=item.product_id,
@@ -432,6 +436,17 @@ async def create_order(
     await session.flush()
     record_event(session, OrderEvent(ORDER_CREATED, order_to_json(order)))
     return order
+
+
+async def order_for_source_event(session: AsyncSession, source_event: str) -> Order | None:
+    """The order created for the customer message ``source_event``, if one was.
+
+    A turn is run again when its process died after the order was committed but before
+    the turn was; asking this first makes it find that order instead of a second one.
+    """
+    return await session.scalar(
+        sa.select(Order).where(Order.source_event == source_event).options(*_with_children())
+    )
 
 
 # --- reading and moving one order --------------------------------------------------------------
@@ -656,15 +671,19 @@ async def expire_unpaid_orders(
     ids = (
         await session.scalars(sa.select(_orders.c.id).where(condition).order_by(_orders.c.id))
     ).all()
-    cancelled: list[int] = []
-    for order_id in ids:
-        moved = await session.execute(
+    if not ids:
+        return []
+    # One statement for all: it locks every order it cancels before the triggers of
+    # ``order_sales`` lock that table's rows (at the statement's end), so it never holds
+    # those while waiting for an order a merchant is moving (which would deadlock).
+    cancelled = (
+        await session.scalars(
             sa.update(_orders)
-            .where(_orders.c.id == order_id, condition)
+            .where(_orders.c.id.in_(ids), condition)
             .values(status=OrderStatus.CANCELLED.value, updated_at=now)
+            .returning(_orders.c.id)
         )
-        if moved.rowcount == 1:
-            cancelled.append(order_id)
+    ).all()
     if not cancelled:
         return []
     orders = (

@@ -256,8 +256,9 @@ REVENUE_DAYS = 30  # the revenue counter's period when the filter names no dates
 
 async def counters_of(request: web.Request, order_filter: OrderFilter) -> dict[str, Any]:
     """The counters of the page for ``order_filter``, formatted. Revenue is for the
-    filter's dates, or for the last 30 days when it names none (all time would read
-    every order of the store on every visit)."""
+    filter's dates, or for the last 30 days when it names none; under a search that
+    selects more orders than :data:`~tendero.orders.stats.SEARCH_REVENUE_ORDERS` in
+    that period it says so instead of a sum."""
     fmt = await panel.formats(request)
     doc = await panel.store(request)
     revenue_filter = None
@@ -266,10 +267,18 @@ async def counters_of(request: web.Request, order_filter: OrderFilter) -> dict[s
         revenue_filter = replace(order_filter, since=today - timedelta(days=REVENUE_DAYS - 1))
     async with request.app[DATABASE].read_session() as session:
         figures = await order_counters(session, order_filter, revenue_filter)
+    if figures.revenue_over is not None:
+        _ = await panel.gettext(request)
+        revenue = _(
+            "over {n} orders match: narrow the search to see it",
+            n=fmt.number(figures.revenue_over),
+        )
+    else:
+        revenue = revenue_text(fmt, figures.revenue, doc.currency)
     return {
         "new_orders": fmt.number(figures.new_orders),
         "payments_to_verify": fmt.number(figures.payments_to_verify),
-        "revenue": revenue_text(fmt, figures.revenue, doc.currency),
+        "revenue": revenue,
         "revenue_days": REVENUE_DAYS if revenue_filter is not None else 0,
     }
 
