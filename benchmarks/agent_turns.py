@@ -75,6 +75,7 @@ import itertools
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -1280,9 +1281,13 @@ def _instrument_stages(stats: dict[str, list[float]]) -> Any:
     return webhook_timer
 
 
-def serve(port: int) -> None:
+def serve(port: int, stats_port: int) -> None:
     """The app as ``tendero serve`` builds it (settings from the environment), with the
-    stage timers and ``GET /bench/stages`` (the timings so far; they restart at zero)."""
+    stage timers and ``GET /bench/stages`` (the timings so far; they restart at zero).
+
+    The webhook port is opened with ``SO_REUSEPORT``, as ``tendero serve --workers``
+    does, so several of these processes share it; each also answers on ``stats_port``
+    alone, so its own timings can be asked for."""
     from aiohttp import web
     from tendero.app import create_app
     from tendero.logging import configure_logging
@@ -1319,9 +1324,22 @@ def serve(port: int) -> None:
         return web.json_response(answer)
 
     app.router.add_get("/bench/stages", stages)
+
+    async def run() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, reuse_port=True).start()
+        await web.TCPSite(runner, "127.0.0.1", stats_port).start()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
     profile = os.environ.get("BENCH_SERVER_PROFILE")
     if not profile:
-        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        asyncio.run(run())
         return
     from pyinstrument import Profiler
 
@@ -1329,7 +1347,7 @@ def serve(port: int) -> None:
     profiler = Profiler(interval=0.0005, async_mode="disabled")
     profiler.start()
     try:
-        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        asyncio.run(run())
     finally:
         session = profiler.stop()
         packages, total = by_package(session)
@@ -1448,8 +1466,9 @@ async def e2e_phase(
     conversations: int,
     concurrency: int,
     first_number: int,
-    server_pid: int,
+    server_pids: Sequence[int],
     reply_within: float,
+    prefix: str,
 ) -> dict[str, Any]:
     from tests.fakes import graph_whatsapp as wa
 
@@ -1496,13 +1515,12 @@ async def e2e_phase(
                 firsts.append(first - started)
                 latencies.append(last - started)
 
-    cpu = cpu_seconds(server_pid)
+    cpu = sum(cpu_seconds(pid) for pid in server_pids)
     started = time.perf_counter()
     await asyncio.gather(*(customer_worker() for _ in range(concurrency)))
     wall = time.perf_counter() - started
-    cpu = cpu_seconds(server_pid) - cpu
+    cpu = sum(cpu_seconds(pid) for pid in server_pids) - cpu
     turns = len(latencies)
-    prefix = f"e2e_c{concurrency}_"
     return {
         f"{prefix}turns": turns,
         f"{prefix}turns_per_s": round(turns / wall, 1),
@@ -1534,7 +1552,6 @@ def print_stages(stages: dict[str, list[float]], turns: int) -> None:
 async def part_e2e(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     from tests.fakes import graph_whatsapp as wa
-    from tests.fakes import webhooks as wh
     from tests.fakes.graph import FakeGraph
 
     # The replies each scripted step produces, so a customer knows when a turn is over.
@@ -1554,7 +1571,6 @@ async def part_e2e(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     async with graph:
         number = fake.add_number(PHONE_NUMBER_ID, ACCESS_TOKEN)
-        port = free_port()
         env = target.env | {
             "TENDERO_GRAPH_API_URL": graph.url,
             "TENDERO_WHATSAPP_APP_SECRET": APP_SECRET,
@@ -1567,68 +1583,139 @@ async def part_e2e(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         }
         if args.server_profile:
             env["BENCH_SERVER_PROFILE"] = args.server_profile  # made absolute in main()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--serve", str(port), env=env
-        )
-        try:
-            await wait_listening(port, proc)
-            url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
-            import aiohttp
-
-            connector = aiohttp.TCPConnector(limit=0)
-            async with (
-                aiohttp.ClientSession(connector=connector) as http,
-                wh.MetaWebhookEmitter(url, APP_SECRET, http=http) as emitter,
-            ):
-                first = 6_000_000
-                for concurrency in args.e2e_concurrency:
-                    result = await e2e_phase(
-                        emitter=emitter,
-                        fake=fake,
-                        number=number,
-                        arrivals=arrivals,
-                        counts=counts,
-                        sku_ids=sku_ids,
-                        conversations=args.e2e_conversations,
-                        concurrency=concurrency,
-                        first_number=first,
-                        server_pid=proc.pid,
-                        reply_within=args.e2e_timeout,
-                    )
-                    first += args.e2e_conversations
-                    async with http.get(f"http://127.0.0.1:{port}/bench/stages") as answer:
-                        stages = await answer.json()
-                    figures.update(result)
-                    prefix = f"e2e_c{concurrency}_"
-                    log(
-                        f"  {concurrency:>3} customers in flight: {result[prefix + 'turns']} turns, "
-                        f"{result[prefix + 'turns_per_s']} turns/s, "
-                        f"p50 {result[prefix + 'p50_ms']} ms, p99 {result[prefix + 'p99_ms']} ms "
-                        f"(first reply p50 {result[prefix + 'first_reply_p50_ms']} ms; "
-                        f"webhook ack p50 {result[prefix + 'webhook_ack_p50_ms']} ms); "
-                        f"server CPU {result[prefix + 'server_cpu_ms_per_turn']} ms/turn; "
-                        f"failures {result[prefix + 'failures']}"
-                    )
-                    print_stages(stages, result[prefix + "turns"])
-            figures["e2e_server_rss_mb"] = round(rss_kb(proc.pid) / 1024, 1)
-            figures["e2e_unexpected_bodies"] = arrivals.unexpected
-            figures["e2e_paced"] = bool(args.paced)
-            log(
-                f"  server RSS {figures['e2e_server_rss_mb']} MB; "
-                f"bodies nobody waited for: {arrivals.unexpected}"
+        first = 6_000_000
+        for workers in args.workers:
+            log(f"  {workers} server process{'es' if workers > 1 else ''}:")
+            first = await e2e_servers(
+                args,
+                env,
+                workers,
+                first,
+                figures,
+                fake=fake,
+                number=number,
+                arrivals=arrivals,
+                counts=counts,
+                sku_ids=sku_ids,
             )
-        finally:
+        figures["e2e_unexpected_bodies"] = arrivals.unexpected
+        figures["e2e_paced"] = bool(args.paced)
+        log(f"  bodies nobody waited for: {arrivals.unexpected}")
+    if len(args.workers) > 1:
+        base = args.workers[0]
+        for workers in args.workers[1:]:
+            for concurrency in args.e2e_concurrency:
+                one = figures.get(f"{phase_prefix(base, concurrency)}turns_per_s")
+                more = figures.get(f"{phase_prefix(workers, concurrency)}turns_per_s")
+                if one and more:
+                    label = f"e2e_w{workers}_vs_w{base}_c{concurrency}"
+                    figures[label] = round(more / one, 2)
+                    log(
+                        f"  {concurrency} customers in flight: {workers} processes "
+                        f"{more} turns/s vs {base}: {one} turns/s = {figures[label]}x"
+                    )
+    if args.server_profile:
+        print_server_profile(Path(args.server_profile + ".json"), figures)
+    return figures
+
+
+def phase_prefix(workers: int, concurrency: int) -> str:
+    """Figure names of one phase: ``e2e_c8_`` (one process), ``e2e_w2_c8_`` (two)."""
+    return f"e2e_c{concurrency}_" if workers == 1 else f"e2e_w{workers}_c{concurrency}_"
+
+
+async def e2e_servers(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    workers: int,
+    first: int,
+    figures: dict[str, Any],
+    **phase: Any,
+) -> int:
+    """Start ``workers`` server processes on one port (``SO_REUSEPORT``, as ``tendero
+    serve --workers`` does), run one phase per ``--e2e-concurrency`` value against them,
+    stop them; returns the next free conversation number."""
+    import aiohttp
+
+    from tests.fakes import webhooks as wh
+
+    port = free_port()
+    stats_ports = [free_port() for _ in range(workers)]
+    procs = []
+    for stats_port in stats_ports:
+        proc_env = env if workers == 1 else {k: v for k, v in env.items() if "PROFILE" not in k}
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--serve", str(port), str(stats_port), env=proc_env
+            )
+        )
+    try:
+        for proc, stats_port in zip(procs, stats_ports, strict=True):
+            await wait_listening(stats_port, proc)
+        url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
+        connector = aiohttp.TCPConnector(limit=0)
+        async with (
+            aiohttp.ClientSession(connector=connector) as http,
+            wh.MetaWebhookEmitter(url, APP_SECRET, http=http) as emitter,
+        ):
+            for concurrency in args.e2e_concurrency:
+                prefix = phase_prefix(workers, concurrency)
+                result = await e2e_phase(
+                    emitter=emitter,
+                    conversations=args.e2e_conversations,
+                    concurrency=concurrency,
+                    first_number=first,
+                    server_pids=[proc.pid for proc in procs],
+                    reply_within=args.e2e_timeout,
+                    prefix=prefix,
+                    **phase,
+                )
+                first += args.e2e_conversations
+                stages: dict[str, Any] = {}
+                for stats_port in stats_ports:
+                    address = f"http://127.0.0.1:{stats_port}/bench/stages"
+                    async with http.get(address) as answer:
+                        merge_stages(stages, await answer.json())
+                figures.update(result)
+                log(
+                    f"  {concurrency:>3} customers in flight: {result[prefix + 'turns']} turns, "
+                    f"{result[prefix + 'turns_per_s']} turns/s, "
+                    f"p50 {result[prefix + 'p50_ms']} ms, p99 {result[prefix + 'p99_ms']} ms "
+                    f"(first reply p50 {result[prefix + 'first_reply_p50_ms']} ms; "
+                    f"webhook ack p50 {result[prefix + 'webhook_ack_p50_ms']} ms); "
+                    f"server CPU {result[prefix + 'server_cpu_ms_per_turn']} ms/turn; "
+                    f"failures {result[prefix + 'failures']}"
+                )
+                print_stages(stages, result[prefix + "turns"])
+        rss = sum(rss_kb(proc.pid) for proc in procs) / 1024
+        name = "e2e_server_rss_mb" if workers == 1 else f"e2e_w{workers}_server_rss_mb"
+        figures[name] = round(rss, 1)
+        log(f"  server RSS {figures[name]} MB (all processes)")
+    finally:
+        for proc in procs:
             if proc.returncode is None:
                 proc.terminate()
+        for proc in procs:
             try:
                 # A profiled server writes its report on the way out.
                 await asyncio.wait_for(proc.wait(), 300 if args.server_profile else 30)
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-    if args.server_profile:
-        print_server_profile(Path(args.server_profile + ".json"), figures)
-    return figures
+    return first
+
+
+def merge_stages(into: dict[str, Any], stages: dict[str, Any]) -> None:
+    """Add one server process's stage timings and statement counts to ``into``."""
+    for label, value in stages.items():
+        if label == "sql":
+            sql = into.setdefault("sql", {})
+            for kind, count in value.items():
+                sql[kind] = sql.get(kind, 0) + count
+        else:
+            entry = into.setdefault(label, [0, 0.0])
+            entry[0] += value[0]
+            entry[1] += value[1]
 
 
 def print_server_profile(path: Path, figures: dict[str, Any]) -> None:
@@ -1672,6 +1759,13 @@ def main() -> int:
         default=3,
         help="turns the e2e server runs at once (the app's default, 32, deadlocks, see README)",
     )
+    parser.add_argument(
+        "--workers",
+        type=_csv_ints,
+        default=[1],
+        help="e2e server processes sharing the port, one run each (e.g. 1,2; above 1 "
+        "needs --postgres)",
+    )
     parser.add_argument("--e2e-timeout", type=float, default=30.0)
     parser.add_argument("--paced", action="store_true", help="keep the channel's send pacing")
     parser.add_argument("--parts", default="turns,memory,e2e")
@@ -1682,13 +1776,15 @@ def main() -> int:
     )
     parser.add_argument("--postgres", metavar="URL")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", type=int, nargs=2, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", metavar="JSON", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.serve:
-        serve(args.serve)
+        serve(*args.serve)
         return 0
+    if max(args.workers) > 1 and not args.postgres:
+        parser.error("--workers above 1 needs --postgres (SQLite serves one process)")
     if args.memory_child:
         from tendero.logging import configure_logging
 

@@ -373,6 +373,12 @@ def main() -> int:
             print(f"{kind:9} {result}", file=sys.stderr)
             for label, value in result.items():
                 figures[f"{kind}_{label}"] = value
+    for kind in ("app", "ingress"):
+        if figures.get("baseline_rps"):
+            figures[f"{kind}_vs_baseline"] = round(
+                figures[f"{kind}_rps"] / figures["baseline_rps"], 2
+            )
+    print(f"ingress / baseline {figures.get('ingress_vs_baseline')}", file=sys.stderr)
     print(json.dumps({"benchmark": "webhook_ack", "figures": figures}))
     return 0
 

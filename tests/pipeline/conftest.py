@@ -82,13 +82,8 @@ async def running_app(
     if runner is None and not agent:
         runner = AcknowledgementRunner()
     pm = create_plugin_manager(allow=["core"], extra=[tendero_sample_channel, *extra_plugins])
-    app = create_app(
-        settings,
-        plugin_manager=pm,
-        turn_runner=runner,
-        pipeline_options=FAST,
-        **options,
-    )
+    options.setdefault("pipeline_options", FAST)
+    app = create_app(settings, plugin_manager=pm, turn_runner=runner, **options)
     app_runner = web.AppRunner(app)
     await app_runner.setup()
     port = free_port()

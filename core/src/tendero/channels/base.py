@@ -405,7 +405,8 @@ class Channel(ABC):
     # The outbox checks it from the conversation's last_inbound_at.
     free_text_window: ClassVar[timedelta | None] = timedelta(hours=24)
     # Sends per second the outbox allows this channel (a token bucket; None: no limit).
-    send_rate_per_second: ClassVar[float | None] = 20.0
+    # A channel may set it per instance from a setting (WhatsApp does).
+    send_rate_per_second: float | None = 20.0
 
     http: aiohttp.ClientSession | None = None
 

@@ -8,8 +8,11 @@ ONE short transaction that first re-checks the row is still pending. A crash bef
 commit leaves the row pending (retried on restart); after it, the outbox owns delivery:
 nothing is lost and nothing is answered twice.
 
-The dispatcher wakes when the webhook stores something (:meth:`Dispatcher.wake`) and also
-polls every few seconds.
+The webhook hands over the conversations it just queued turns for
+(:meth:`Dispatcher.hint`): their drains start at once, without a scan. The full scan
+runs at start and every few seconds (rows of other processes, failed turns to retry).
+A drain loads one row at a time with a look at whether another one waits behind it, so
+it ends without an empty query; the sender is told which conversation has new replies.
 
 With PostgreSQL several processes may run dispatchers over one inbox: each drain of a
 conversation holds the conversation's advisory lock (:mod:`tendero.db.locks`), so no
@@ -37,7 +40,7 @@ from tendero.conversations.media import store_media
 from tendero.conversations.outbox import enqueue
 from tendero.conversations.turns import LeadInfo, Reply, TurnContext, TurnRunner
 from tendero.conversations.workers import ConversationWorkers
-from tendero.db import Database
+from tendero.db import Database, is_disconnect
 from tendero.db.locks import ConversationLocks
 from tendero.db.models import Conversation, InboxEvent, Lead, Message
 from tendero.db.types import utcnow
@@ -52,6 +55,7 @@ SCAN_BATCH = 500
 @dataclass
 class _Work:
     row_id: int
+    more: bool  # another pending row of the conversation waits behind this one
     channel: str
     message_id: int | None
     attempts: int
@@ -77,7 +81,7 @@ class Dispatcher(ConversationWorkers):
         concurrency: int = 32,
         poll_interval: float = 2.0,
         max_attempts: int = 5,
-        on_committed: Callable[[], None] | None = None,
+        on_committed: Callable[[int], None] | None = None,
         gate: WriteGate | None = None,
         locks: ConversationLocks | None = None,
     ) -> None:
@@ -108,8 +112,9 @@ class Dispatcher(ConversationWorkers):
         return None
 
     async def handle_next(self, conversation_id: int) -> bool:
-        """Run the turn of the conversation's oldest pending row; ``False`` when there
-        was none or it failed (retried at the next poll, keeping arrival order)."""
+        """Run the turn of the conversation's oldest pending row; ``True`` when it ran
+        and another row waits behind it, ``False`` when there is nothing more or it
+        failed (retried at the next poll, keeping arrival order)."""
         work = await self._next_work(conversation_id)
         if work is None:
             return False
@@ -119,9 +124,9 @@ class Dispatcher(ConversationWorkers):
         if work.paused:
             await self._commit(work, [], [], None)
             log.info("agent paused: no reply", conversation=conversation_id)
-            return True
+            return work.more
         await self._mark_read(channel, work.event)
-        media_paths = await self._download_media(channel, work.event)
+        media_paths, media_problems = await self._download_media(channel, work.event)
         try:
             async with self.db.read_session() as session:
                 ctx = TurnContext(
@@ -148,8 +153,8 @@ class Dispatcher(ConversationWorkers):
             for message in self._render(reply, channel, work)
             if message.text or message.image_url
         ]
-        await self._commit(work, outbound, ctx.effects, media_paths)
-        return True
+        await self._commit(work, outbound, ctx.effects, media_paths, media_problems)
+        return work.more
 
     def _render(self, reply: Reply, channel: Channel, work: _Work) -> list[OutboundMessage]:
         messages = render(reply, work.channel, work.lead.platform_id, channel.limits)
@@ -159,22 +164,11 @@ class Dispatcher(ConversationWorkers):
 
     async def _next_work(self, conversation_id: int) -> _Work | None:
         async with self.db.read_session() as session:
-            found = (
-                await session.execute(
-                    sa.select(InboxEvent, Conversation, Lead)
-                    .join(Conversation, Conversation.id == InboxEvent.conversation_id)
-                    .join(Lead, Lead.id == Conversation.lead_id)
-                    .where(
-                        InboxEvent.conversation_id == conversation_id,
-                        InboxEvent.status == "pending",
-                    )
-                    .order_by(InboxEvent.id)
-                    .limit(1)
-                )
-            ).first()
-        if found is None:
+            # Two rows: the second only says whether the drain goes on after this turn.
+            found = (await session.execute(_NEXT_WORK, {"conversation_id": conversation_id})).all()
+        if not found:
             return None
-        row, conversation, lead = found
+        row, conversation, lead = found[0]
         now = utcnow()
         # A handoff or a merchant's reply pauses the agent for a while (needs_human
         # stays set for the panel until a merchant clears it).
@@ -183,6 +177,7 @@ class Dispatcher(ConversationWorkers):
         )
         return _Work(
             row_id=row.id,
+            more=len(found) > 1,
             channel=row.channel,
             message_id=row.message_id,
             attempts=row.attempts,
@@ -200,8 +195,13 @@ class Dispatcher(ConversationWorkers):
             language=conversation.language,
         )
 
-    async def _claim(self, session: AsyncSession, row_id: int) -> bool:
-        """Take the row for this commit; ``False`` when another worker already did."""
+    async def _claim(self, session: AsyncSession, row_id: int, conversation_id: int) -> bool:
+        """Take the row for this commit; ``False`` when another worker already did, or
+        when the conversation's lock was lost during the turn (its next holder runs the
+        turn again: committing this one too would answer twice)."""
+        if self.locks is not None and not await self.locks.still_held(session, conversation_id):
+            log.warning("conversation lock lost during the turn", conversation=conversation_id)
+            return False
         if self.db.dialect == "postgresql":
             locked = await session.execute(
                 sa.select(InboxEvent.id)
@@ -224,17 +224,22 @@ class Dispatcher(ConversationWorkers):
         outbound: list[OutboundMessage],
         effects: list,
         media_paths: list[str] | None,
+        media_problems: list[str] | None = None,
     ) -> None:
         async with self.gate.background(), self.db.session() as session:
-            if not await self._claim(session, work.row_id):
+            if not await self._claim(session, work.row_id, work.conversation_id):
                 log.info("inbox row already handled elsewhere", inbox_id=work.row_id)
                 return
             now = utcnow()
-            if media_paths and work.message_id is not None:
+            if (media_paths or media_problems) and work.message_id is not None:
+                # The transcript shows the file, or why it was not kept.
                 await session.execute(
                     sa.update(Message)
                     .where(Message.id == work.message_id)
-                    .values(media_path=media_paths[0])
+                    .values(
+                        media_path=media_paths[0] if media_paths else None,
+                        error="; ".join(media_problems)[:2000] if media_problems else None,
+                    )
                 )
             for effect in effects:
                 await effect(session)
@@ -254,9 +259,14 @@ class Dispatcher(ConversationWorkers):
                     .values(last_message_at=now)
                 )
         if outbound and self.on_committed is not None:
-            self.on_committed()
+            self.on_committed(work.conversation_id)
 
     async def _record_failure(self, work: _Work, exc: Exception) -> None:
+        if is_disconnect(exc):
+            # The database went away (a restart): not the turn's fault, so no attempt is
+            # counted; the row is still pending and runs again once the database is back.
+            log.warning("turn cut off by the database; retried", inbox_id=work.row_id)
+            return
         attempts = work.attempts + 1
         status = "failed" if attempts >= self.max_attempts else "pending"
         async with self.gate.background(), self.db.session() as session:
@@ -277,8 +287,11 @@ class Dispatcher(ConversationWorkers):
         except Exception:
             log.warning("mark_read failed", channel=channel.name, exc_info=True)
 
-    async def _download_media(self, channel: Channel, event: InboundEvent) -> list[str]:
-        paths = []
+    async def _download_media(
+        self, channel: Channel, event: InboundEvent
+    ) -> tuple[list[str], list[str]]:
+        """The stored attachments' paths, and why each refused one was not stored."""
+        paths, problems = [], []
         for attachment in event.attachments:
             if not (attachment.url or attachment.media_id):
                 continue  # a location, or nothing to fetch
@@ -289,7 +302,22 @@ class Dispatcher(ConversationWorkers):
                 log.warning(
                     "media not stored", channel=channel.name, kind=attachment.kind, error=str(exc)
                 )
-        return paths
+                problems.append(f"{attachment.kind} not stored: {exc or type(exc).__name__}")
+        return paths, problems
+
+
+# Built once (building a statement costs about what running it does).
+_NEXT_WORK = (
+    sa.select(InboxEvent, Conversation, Lead)
+    .join(Conversation, Conversation.id == InboxEvent.conversation_id)
+    .join(Lead, Lead.id == Conversation.lead_id)
+    .where(
+        InboxEvent.conversation_id == sa.bindparam("conversation_id"),
+        InboxEvent.status == "pending",
+    )
+    .order_by(InboxEvent.id)
+    .limit(2)
+)
 
 
 def _outbound_kind(message: OutboundMessage) -> str:

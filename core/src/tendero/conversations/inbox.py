@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,8 @@ class InboxCounts:
     statuses: int = 0  # delivery statuses applied
     echoes: int = 0  # business-side messages recorded (or known already)
     ignored: int = 0
+    # The conversations the queued events belong to (the dispatcher drains them at once).
+    conversations: set[int] = field(default_factory=set, compare=False)
 
     @property
     def total(self) -> int:
@@ -178,6 +181,7 @@ def _record_customer_events(
         change = touched.setdefault(conversation.id, {"conversation_id": conversation.id})
         if event.kind in TURN_KINDS:
             results[index].queued += 1
+            results[index].conversations.add(conversation.id)
             seen = min(event.timestamp, now)
             if conversation.last_inbound_at is None or seen > conversation.last_inbound_at:
                 conversation.last_inbound_at = seen
@@ -508,6 +512,7 @@ async def _apply_status(
     counts.statuses += 1
     if message is None:
         # Not ours, or the sender has not recorded the platform id yet: park it.
+        _note_parked()
         now = utcnow()
         await session.execute(
             sa.delete(EarlyStatus).where(EarlyStatus.received_at < now - EARLY_STATUS_TTL)
@@ -562,6 +567,11 @@ async def _apply_watermark(
         merge_delivery_status(message, status, event.error)
 
 
+def _note_parked() -> None:
+    global _last_parked
+    _last_parked = time.monotonic()
+
+
 def merge_delivery_status(message: Message, status: str, error: str | None) -> None:
     """Apply a platform delivery status; statuses arrive out of order, so a message never
     moves back (read stays read) and ``failed`` wins over anything but ``read``."""
@@ -578,9 +588,10 @@ def merge_delivery_status(message: Message, status: str, error: str | None) -> N
 
 
 async def apply_early_statuses(
-    session: AsyncSession, channel: str, platform_id: str, message: Message
+    session: AsyncSession, channel: str, platform_id: str, message_id: int
 ) -> None:
-    """Apply and drop the statuses parked for ``platform_id`` before it was recorded."""
+    """Apply to message ``message_id`` and drop the statuses parked for ``platform_id``
+    before it was recorded."""
     parked = (
         await session.scalars(
             sa.select(EarlyStatus)
@@ -588,9 +599,28 @@ async def apply_early_statuses(
             .order_by(EarlyStatus.id)
         )
     ).all()
+    if not parked:
+        return
+    message = await session.get(Message, message_id)
     for row in parked:
-        merge_delivery_status(message, row.status, row.error)
+        if message is not None:
+            merge_delivery_status(message, row.status, row.error)
         await session.delete(row)
+
+
+def statuses_parked_since(moment: float, dialect: str) -> bool:
+    """Whether a delivery status may have been parked (:class:`EarlyStatus`) since
+    ``moment`` (``time.monotonic()``), so the sender must look for it.
+
+    On SQLite one process serves the database and every status goes through this
+    process's ingress, which notes when it parks one: usually none was, and the lookup
+    is skipped. With PostgreSQL another process may have parked it: always look.
+    """
+    return dialect != "sqlite" or _last_parked >= moment
+
+
+# time.monotonic() when this process last parked a status (see statuses_parked_since).
+_last_parked = float("-inf")
 
 
 def describe_error(error: str | None) -> str:

@@ -7,7 +7,7 @@ own with the terminal channel. Everything here is channel-neutral.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -64,7 +64,7 @@ class Pipeline:
             settings,
             channels,
             runner,
-            on_committed=self.sender.wake,
+            on_committed=self._replies_committed,
             gate=self.gate,
             locks=turn_locks,
             **dict(dispatcher_options or {}),
@@ -79,9 +79,16 @@ class Pipeline:
             asyncio.create_task(self.sender.run(), name="tendero-sender"),
         ]
 
-    def wake(self) -> None:
-        """New inbox rows were stored: look for turns to run now."""
-        self.dispatcher.wake()
+    def wake(self, conversation_ids: Iterable[int] | None = None) -> None:
+        """New inbox rows were stored: run the turns of ``conversation_ids`` now (no
+        scan); without ids, scan for turns to run."""
+        if conversation_ids is None:
+            self.dispatcher.wake()
+        else:
+            self.dispatcher.hint(conversation_ids)
+
+    def _replies_committed(self, conversation_id: int) -> None:
+        self.sender.hint([conversation_id])
 
     async def stop(self, grace: float | None = None) -> None:
         """Finish running turns and sends within ``grace`` seconds, abandon the rest

@@ -6,6 +6,13 @@ another, with at most ``concurrency`` such tasks running at once. A subclass say
 to find conversations with work (:meth:`scan`) and how to handle one item
 (:meth:`handle_next`).
 
+Whoever creates work names its conversation (:meth:`hint`: the webhook hands over the
+conversations it just queued turns for, the dispatcher the conversation whose replies it
+just committed), so a drain starts at once without a scan; a conversation hinted while
+its drain runs is drained again right after. The full scan runs at start, on
+:meth:`wake` and every ``poll_interval`` (work of other processes, retries that fell
+due, anything a hint missed).
+
 With PostgreSQL several processes may share the work: then each drain holds the
 conversation's advisory lock (:class:`~tendero.db.locks.ConversationLocks`) from its first
 item to its last, and a process that does not get the lock leaves the conversation to the
@@ -21,10 +28,25 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from tendero.db.engine import is_disconnect
+
 if TYPE_CHECKING:
     from tendero.db.locks import ConversationLocks
 
 log = structlog.get_logger(__name__)
+
+
+def _log_failure(exc: Exception, what: str, conversation_id: int | None = None) -> None:
+    """A lost or unreachable database is one warning line per failure (the loop tries
+    again at its next poll: a restart of PostgreSQL must not flood the log with
+    tracebacks); anything else is logged with its traceback."""
+    context = {} if conversation_id is None else {"conversation": conversation_id}
+    if is_disconnect(exc):
+        log.warning(
+            f"{what}: database unreachable", error=f"{type(exc).__name__}: {exc}"[:300], **context
+        )
+    else:
+        log.exception(what, **context)
 
 
 class ConversationWorkers:
@@ -49,6 +71,10 @@ class ConversationWorkers:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         self._active: dict[int, asyncio.Task[None]] = {}
+        # Conversations hinted (or found by a scan) while their drain ran: drain again.
+        self._again: set[int] = set()
+        # Conversations another process was draining: try them again (see _retry_soon).
+        self._retry: set[int] = set()
         self._stopping = False
 
     async def scan(self) -> float | None:
@@ -57,16 +83,22 @@ class ConversationWorkers:
         raise NotImplementedError
 
     async def handle_next(self, conversation_id: int) -> bool:
-        """Handle the conversation's next item; ``False`` when there is nothing (more)
-        to do now."""
+        """Handle the conversation's next item(s); ``False`` when there is nothing more
+        to do now (known without asking the database again where possible: a drain
+        ends without an empty round trip, and :meth:`hint` restarts it for new work)."""
         raise NotImplementedError
 
     async def before_run(self) -> None:
         """Called once when :meth:`run` starts (e.g. recovery after a crash)."""
 
     def wake(self) -> None:
-        """Look for new work now instead of at the next poll."""
+        """Scan for new work now instead of at the next poll."""
         self._wakeup.set()
+
+    def hint(self, conversation_ids: Iterable[int]) -> None:
+        """These conversations have new work: drain them now, no scan (a conversation
+        being drained is drained again when its drain ends)."""
+        self.start(conversation_ids)
 
     @property
     def busy(self) -> int:
@@ -88,8 +120,8 @@ class ConversationWorkers:
                 due = await self.scan()
                 if due is not None:
                     wait = min(wait, due)
-            except Exception:
-                log.exception(f"{self.kind}: scan failed")
+            except Exception as exc:
+                _log_failure(exc, f"{self.kind}: scan failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), max(wait, 0.005))
 
@@ -97,7 +129,11 @@ class ConversationWorkers:
         """Start a drain task for each conversation not already being worked on."""
         started = 0
         for conversation_id in conversation_ids:
-            if conversation_id in self._active or self._stopping:
+            if self._stopping:
+                break
+            if conversation_id in self._active:
+                # Its drain may already be past this work: drain it again afterwards.
+                self._again.add(conversation_id)
                 continue
             self._active[conversation_id] = asyncio.create_task(
                 self._drain(conversation_id), name=f"tendero-{self.kind}-{conversation_id}"
@@ -119,25 +155,27 @@ class ConversationWorkers:
         if self._retry_handle is not None:
             self._retry_handle.cancel()
 
-    def _retry_soon(self) -> None:
-        """Wake once in :attr:`busy_retry` seconds (however many drains ask)."""
+    def _retry_soon(self, conversation_id: int) -> None:
+        """Try the conversation again in :attr:`busy_retry` seconds (one timer however
+        many drains ask)."""
+        self._retry.add(conversation_id)
         if self._retry_handle is None or self._retry_handle.cancelled():
             loop = asyncio.get_running_loop()
             self._retry_handle = loop.call_later(self.busy_retry, self._retry_now)
 
     def _retry_now(self) -> None:
         self._retry_handle = None
-        self.wake()
+        retry, self._retry = self._retry, set()
+        self.start(retry)
 
     async def _drain(self, conversation_id: int) -> None:
-        handled = 0
         locks = self.locks
         try:
             async with self._semaphore:
                 if locks is not None and not await locks.try_acquire(conversation_id):
                     # Another process is draining it. It may have just found nothing and
                     # be letting go while our item was being stored: look again soon.
-                    self._retry_soon()
+                    self._retry_soon(conversation_id)
                     return
                 try:
                     while (
@@ -145,17 +183,15 @@ class ConversationWorkers:
                         and (locks is None or locks.holds(conversation_id))
                         and await self.handle_next(conversation_id)
                     ):
-                        handled += 1
+                        pass
                 finally:
                     if locks is not None:
                         await locks.release(conversation_id)
-        except Exception:
-            log.exception(
-                f"{self.kind}: a conversation's work failed", conversation=conversation_id
-            )
+        except Exception as exc:
+            _log_failure(exc, f"{self.kind}: a conversation's work failed", conversation_id)
         finally:
             self._active.pop(conversation_id, None)
-            if handled:
-                # Work that arrived while this conversation was busy was skipped by the
-                # scan; look again.
-                self.wake()
+            if conversation_id in self._again:
+                # New work was announced while this drain ran: drain again.
+                self._again.discard(conversation_id)
+                self.start([conversation_id])
