@@ -168,6 +168,7 @@ class AgentRunner:
             ),
             lead_id=ctx.lead.id,
             conversation_id=ctx.conversation_id,
+            source_event=f"{ctx.channel}:{ctx.event.message_id}" if ctx.event.message_id else None,
         )
         deps = TurnDeps(
             brain=self.brain,
@@ -288,6 +289,11 @@ def _event(ctx: TurnContext) -> dict[str, Any]:
     unsupported = next((k for k in kinds if k not in READABLE_MEDIA), None)
     if unsupported and any(m.is_image for m in media):
         unsupported = None
+    fetched = [a for a in event.attachments if a.url or a.media_id]
+    if unsupported is None and fetched and not media:
+        # The customer sent a photo or file that was refused (type, size, time, host)
+        # or could not be fetched: say so rather than ignore it.
+        unsupported = "media_failed"
     choice = event.payload if event.kind is EventKind.BUTTON else None
     return event_input(text, choice=choice, media=media, unsupported=unsupported)
 

@@ -171,7 +171,11 @@ def parse_stock(value: Any) -> int | None:
         )
         if not match:
             raise FieldError(f"stock {value.strip()!r} is not a whole number")
-        number = int(re.sub(r"[.,]", "", match.group(1)))
+        digits = re.sub(r"[.,]", "", match.group(1))
+        if len(digits.lstrip("+-").lstrip("0")) > 10:
+            # Past any stock (and past what int() converts: 4,300 digits raise ValueError).
+            raise FieldError(f"stock {value.strip()[:40]!r} is too large", "too_large")
+        number = int(digits)
     else:
         raise FieldError(f"stock {value!r} is not a whole number")
     if number < 0:
@@ -280,14 +284,15 @@ PARSERS = {
 
 
 def cell_text(value: Any) -> str:
-    """A cell as text: numbers without a spurious ``.0``, ``None`` as empty, trimmed."""
+    """A cell as text: numbers without a spurious ``.0``, ``None`` as empty, trimmed,
+    without NUL characters (a spreadsheet cell may hold them; no database text can)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return str(value).replace("\x00", "").strip()
 
 
 def _text(value: Any) -> str:

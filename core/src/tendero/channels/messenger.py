@@ -9,6 +9,7 @@ fields, text limit, Graph host and path); they never copy code between them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -82,14 +83,21 @@ def split_sentences(text: str, limits: MessageLimits) -> list[str]:
 
 
 def _timestamp(value: Any) -> datetime:
-    """Meta's ms timestamps (the Instagram dashboard test sends seconds, as a string)."""
+    """Meta's ms timestamps (the Instagram dashboard test sends seconds, as a string);
+    a missing or impossible one (not a number, NaN, out of range) is "now"."""
+    return _epoch(value) or datetime.now(UTC)
+
+
+def _epoch(value: Any) -> datetime | None:
+    """A number of epoch milliseconds (or seconds, when small) as a time; None when it
+    is not a number or names no representable time."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        return datetime.now(UTC)
-    if number > 1e11:  # milliseconds
-        number /= 1000
-    return datetime.fromtimestamp(number, UTC)
+        if number > 1e11:  # milliseconds
+            number /= 1000
+        return datetime.fromtimestamp(number, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def _watermark(value: Any) -> datetime | None:
@@ -101,7 +109,17 @@ def _watermark(value: Any) -> datetime | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return _timestamp(number) if number > 0 else None
+    return _epoch(number) if number > 0 else None
+
+
+def _lenient_json(raw_body: bytes) -> Any:
+    """What orjson refuses but is still JSON to the standard library (a lone surrogate
+    escape, an integer past 64 bits, NaN): one odd value must not lose every message of
+    the delivery. None when it does not parse at all (or is nested too deep)."""
+    try:
+        return json.loads(raw_body)
+    except (ValueError, TypeError, RecursionError):
+        return None
 
 
 def _id(node: Any) -> str:
@@ -121,12 +139,6 @@ class MessengerPlatformChannel(MetaChannel):
     access_token_setting: ClassVar[str]
     account_id_setting: ClassVar[str]
     graph_url_setting: ClassVar[str] = "graph_api_url"
-    allowed_media_types: ClassVar[tuple[str, ...]] = (
-        "image/",
-        "video/",
-        "audio/",
-        "application/pdf",
-    )
 
     # --- settings -------------------------------------------------------------------
 
@@ -162,8 +174,10 @@ class MessengerPlatformChannel(MetaChannel):
         try:
             data = orjson.loads(raw_body)
         except ValueError:
-            log.warning("webhook body is not JSON", channel=self.name)
-            return []
+            data = _lenient_json(raw_body)
+            if data is None:
+                log.warning("webhook body is not JSON", channel=self.name)
+                return []
         if not isinstance(data, Mapping) or data.get("object") != self.webhook_object:
             log.warning(
                 "webhook for another object",
@@ -172,7 +186,8 @@ class MessengerPlatformChannel(MetaChannel):
             )
             return []
         events: list[InboundEvent] = []
-        for entry in data.get("entry") or ():
+        entries = data.get("entry")
+        for entry in entries if isinstance(entries, list) else ():
             if not isinstance(entry, Mapping):
                 continue
             if entry.get("changes") and not entry.get("messaging"):
@@ -400,7 +415,9 @@ class MessengerPlatformChannel(MetaChannel):
             else:
                 request["messaging_type"] = "RESPONSE"
             request["message"] = body
-            answer = await graph.request("POST", self.send_path(), token=token, json=request)
+            answer = await graph.request(
+                "POST", self.send_path(), token=token, json=request, timeout=self.graph_timeout
+            )
             message_id = str(answer.get("message_id") or "")
             if not message_id:
                 raise GraphError(
@@ -417,6 +434,7 @@ class MessengerPlatformChannel(MetaChannel):
             self.send_path(),
             token=self._setting(self.access_token_setting),
             json={"recipient": {"id": recipient_id}, "sender_action": action},
+            timeout=self.graph_timeout,
         )
 
     async def mark_read(self, event: InboundEvent) -> None:

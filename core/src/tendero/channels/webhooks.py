@@ -1,9 +1,12 @@
 """``GET|POST /webhooks/{name}``: the ingress of every channel.
 
-POST: refuse oversized bodies (413) before reading them; read the raw bytes; let the
-channel authenticate them (403 and nothing stored when it refuses); parse; store the
-events in the inbox; answer 200 — in milliseconds, with no turn or network work inside
-the request — and wake the dispatcher. A body that does not parse is logged and answered
+POST: refuse oversized bodies (413, limit ``TENDERO_WEBHOOK_MAX_BYTES``; nothing of a
+refused body is kept): by their Content-Length before reading any of them, or, for a
+chunked body, as soon as more than the limit has come; read the raw bytes; let the
+channel authenticate them (403 and nothing stored when it refuses); parse; fit the
+events to the inbox's limits (:mod:`tendero.channels.storable`); store them in the
+inbox; answer 200 — in milliseconds, with no turn or network work inside the request —
+and wake the dispatcher. A body that does not parse is logged and answered
 200 anyway: Meta would otherwise redeliver it forever.
 
 GET: the channel's verify handshake. An unknown or unconfigured channel answers 404.
@@ -15,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from tendero.channels.base import Channel, InboundEvent
+from tendero.channels.storable import storable_events
 from tendero.conversations.inbox import InboxWriter, record_inbound_events
 
 log = structlog.get_logger(__name__)
@@ -50,8 +54,10 @@ async def receive_webhook(request: web.Request) -> web.Response:
     channel = _channel(request)
     limit = request.app.get(WEBHOOK_MAX_BYTES, DEFAULT_WEBHOOK_MAX_BYTES)
     if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+        return _too_large(channel, limit, request.content_length)
     body = await _read_body(request, limit)
+    if body is None:
+        return _too_large(channel, limit, None)
     if not channel.authenticate(request.headers, body):
         log.warning("webhook refused: bad signature", channel=channel.name)
         return web.Response(status=403, text="invalid signature")
@@ -63,6 +69,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         # Answer 200 anyway: Meta redelivers failed deliveries for days.
         log.exception("webhook body not understood", channel=channel.name, size=len(body))
         return web.Response(text="ok")
+    events = storable_events(channel.name, events)
     if events:
         writer = request.app.get(INBOX_WRITER)
         if writer is not None:
@@ -72,17 +79,30 @@ async def receive_webhook(request: web.Request) -> web.Response:
         if counts.queued:
             pipeline = request.app.get(PIPELINE)
             if pipeline is not None:
-                pipeline.wake()
+                pipeline.wake(counts.conversations)
     return web.Response(text="ok")
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes (chunked bodies included)."""
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as more than ``limit`` bytes came (a chunked body
+    says its size only by sending it)."""
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+            return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(channel: Channel, limit: int, declared: int | None) -> web.Response:
+    log.warning("webhook refused: body too large", channel=channel.name, limit=limit, size=declared)
+    response = web.Response(
+        status=413, text=f"request body larger than {limit} bytes", content_type="text/plain"
+    )
+    # The rest of the body is not wanted: close the connection once it is answered
+    # (aiohttp discards what is still in flight for a moment first, so the client
+    # gets to read the 413 instead of a reset).
+    response.force_close()
+    return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tendero.channels import (
     Attachment,
@@ -20,6 +20,9 @@ from tendero.channels.meta import GraphClient, GraphError, MetaChannel
 
 from tendero_whatsapp.parse import parse_webhook
 from tendero_whatsapp.send import read_receipt, render
+
+if TYPE_CHECKING:
+    from tendero.settings import Settings
 
 # WhatsApp Cloud API limits: text 4096; interactive body 1024; 3 reply buttons with
 # titles ≤ 20 and ids ≤ 256; lists with ≤ 10 rows in total (titles ≤ 24, descriptions
@@ -73,8 +76,11 @@ class WhatsAppChannel(MetaChannel):
     # (payment receipts). 16 MB covers WhatsApp's 5 MB images and usual receipts.
     max_media_bytes: ClassVar[int] = 16 * 1024 * 1024
     allowed_media_types: ClassVar[tuple[str, ...]] = ("image/", "application/pdf")
-    # Seconds a Graph call may take; a timeout is retryable (the send may have landed).
-    graph_timeout: float = 15.0
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        # The outbox paces sends to this (TENDERO_WHATSAPP_SEND_RATE).
+        self.send_rate_per_second = settings.whatsapp_send_rate
 
     @property
     def graph(self) -> GraphClient:
@@ -114,9 +120,13 @@ class WhatsAppChannel(MetaChannel):
         """``(content, content type)`` of a customer's photo or PDF.
 
         Looks the media id up (``GET /{media_id}``: a short-lived URL, its type, size and
-        sha256), then fetches that URL with the access token. Refuses other types and
-        files over :attr:`max_media_bytes`; checks the sha256 when Meta gives one.
+        sha256), then fetches that URL with the access token (only from Meta's media
+        hosts or the configured Graph host, see
+        :meth:`~tendero.channels.meta.GraphClient.download`). Refuses other types and
+        files over :attr:`media_max_bytes`, stops after :attr:`media_timeout` seconds;
+        checks the sha256 when Meta gives one.
         """
+        self.refuse_unwanted_type(attachment)  # a voice note: no lookup, no download
         if not attachment.media_id:
             if attachment.url:
                 return await super().download_media(attachment)
@@ -133,18 +143,20 @@ class WhatsAppChannel(MetaChannel):
         if not isinstance(url, str) or not url:
             raise GraphError(f"WhatsApp: media {attachment.media_id} has no URL", retryable=False)
         size = _int(info.get("file_size"))
-        if size is not None and size > self.max_media_bytes:
+        if size is not None and size > self.media_max_bytes:
             raise GraphError(
                 f"WhatsApp: media {attachment.media_id} has {size} bytes, more than "
-                f"{self.max_media_bytes}",
+                f"{self.media_max_bytes}",
                 retryable=False,
                 code="media_too_large",
             )
         content, content_type = await self.graph.download(
             url,
             token=token,
-            max_bytes=self.max_media_bytes,
+            max_bytes=self.media_max_bytes,
             allowed_types=self.allowed_media_types,
+            timeout=self.media_timeout,
+            trusted_urls=self.trusted_media_urls(),
         )
         expected = info.get("sha256")
         if isinstance(expected, str) and expected:

@@ -43,6 +43,7 @@ from tendero_web.api.params import (
 )
 
 MAX_NOTE = 2000
+MAX_ORDER_NUMBER = 2**63 - 1  # orders.number is a BIGINT
 
 
 def _number(request: web.Request) -> int:
@@ -56,6 +57,9 @@ def _number(request: web.Request) -> int:
             f"{raw!r} is not an order number; order numbers are whole numbers like 1001",
             [{"field": "number", "message": "must be a positive whole number"}],
         )
+    if number > MAX_ORDER_NUMBER:
+        # Past what the database's 64-bit column holds: no such order (not a 500).
+        raise NotFound(f"order #{number} does not exist")
     return number
 
 

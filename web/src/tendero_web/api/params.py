@@ -7,6 +7,7 @@ so a typo (``?stauts=new``) is reported instead of silently returning every orde
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -37,6 +38,9 @@ ORDER_FILTER_PARAMS = (
 REPEATABLE = frozenset(
     {"status", "payment_status", "channel", "delivery_method", "pickup_location"}
 )
+# A NUL character or a lone UTF-16 surrogate: text no database stores.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "contains a NUL character or an unpaired surrogate"
 
 
 def check_params(query: MultiMapping[str], known: Iterable[str]) -> None:
@@ -50,6 +54,10 @@ def check_params(query: MultiMapping[str], known: Iterable[str]) -> None:
             )
         elif name not in REPEATABLE and len(query.getall(name)) > 1:
             problems.append({"field": name, "message": f"give {name!r} only once"})
+    for name, value in query.items():
+        if _UNSTORABLE.search(value):
+            # No database text can hold them (PostgreSQL refuses NUL outright).
+            problems.append({"field": name, "message": UNSTORABLE_MESSAGE})
     if problems:
         raise bad_request("invalid query parameters", problems)
 
@@ -132,7 +140,7 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise bad_request("the request body is empty; send a JSON document")
     try:
-        return json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise bad_request("the request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -140,6 +148,44 @@ async def read_json(request: web.Request) -> Any:
             "the request body is not valid JSON",
             [{"message": f"{exc.msg} at line {exc.lineno}, column {exc.colno}"}],
         ) from None
+    except (ValueError, RecursionError) as exc:
+        raise bad_request("the request body is not valid JSON", [{"message": str(exc)}]) from None
+    try:
+        unstorable = _unstorable_text(body)
+    except RecursionError:
+        raise bad_request("the request body is nested too deep") from None
+    if unstorable is not None:
+        raise bad_request(
+            "the request body holds text no database stores",
+            [{"field": unstorable, "message": UNSTORABLE_MESSAGE}],
+        )
+    return body
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity: JavaScript, not JSON (the standard library reads them)."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _unstorable_text(value: Any, path: str = "") -> str | None:
+    """The path (``items.0.name``) of the first text, key or value, holding a NUL or a
+    lone surrogate; None when there is none."""
+    if isinstance(value, str):
+        return path or "(body)" if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _UNSTORABLE.search(key):
+                return where
+            found = _unstorable_text(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable_text(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

@@ -40,7 +40,12 @@ from tendero.agent.nlu.vocab import (
     US_STATES,
 )
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# The lookbehind starts a match only where a local part can start: without it a long run
+# of local-part characters with no "@" is rescanned from every position (quadratic).
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on an address in a mail path
 
 _MX_LABELLED = re.compile(
     r"(?i)\b(?:c\.?\s?p\.?|c[oó]d(?:igo|\.)?\s+postal)\s*[:#]?\s*(\d{5})(?!\d)"
@@ -77,9 +82,14 @@ _REFERENCE_LABEL = re.compile(r"(?i)^(?:referencias?|ref)\s*\.?\s*:?\s*")
 
 
 def extract_email(text: str) -> str | None:
-    """The first email address in ``text``, lower-cased, or None."""
-    m = _EMAIL.search(text)
-    return m.group(0).strip(".").lower() if m else None
+    """The first email address in ``text``, lower-cased, or None (a match with nothing
+    before the "@" once its dots are trimmed, or longer than an address can be, is not
+    one)."""
+    for m in _EMAIL.finditer(text):
+        email = m.group(0).strip(".").lower()
+        if not email.startswith("@") and len(email) <= MAX_EMAIL_LENGTH:
+            return email
+    return None
 
 
 def _postal_span(text: str, country: str) -> tuple[str, int, int] | None:

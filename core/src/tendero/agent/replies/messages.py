@@ -120,10 +120,14 @@ class Replies:
         return self.t("handoff")
 
     def unsupported_message(self, kind: str = "") -> str:
-        """A sticker, audio or unknown message type."""
-        key = {"sticker": "unsupported.sticker", "audio": "unsupported.audio"}.get(
-            kind, "unsupported.other"
-        )
+        """A sticker, audio or unknown message type, or a file that could not be
+        received (``media_failed``: refused by the media limits, or unreachable)."""
+        keys = {
+            "sticker": "unsupported.sticker",
+            "audio": "unsupported.audio",
+            "media_failed": "unsupported.media_failed",
+        }
+        key = keys.get(kind, "unsupported.other")
         return self.t(key)
 
     def not_understood(self) -> str:
