@@ -1,7 +1,8 @@
-"""Merchant accounts, API tokens and the one-time owner set-up link.
+"""Merchant accounts, API tokens, panel sessions and the one-time owner set-up link.
 
-Passwords are hashed with argon2id; API tokens and set-up links are random secrets of
-which only a SHA-256 digest is stored, so a database leak does not leak credentials.
+Passwords are hashed with argon2id; API tokens, panel session ids and set-up links are
+random secrets of which only a SHA-256 digest is stored, so a database leak does not
+leak credentials.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tendero.errors import Conflict, ValidationFailed
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "tdr_"
 SETUP_PURPOSE = "owner_setup"
+PANEL_SESSION_PURPOSE = "panel_session"
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -145,3 +147,45 @@ async def consume_setup_token(session: AsyncSession, secret: str) -> bool:
         .values(used_at=utcnow())
     )
     return result.rowcount == 1
+
+
+async def start_panel_session(session: AsyncSession, *, valid_for: timedelta) -> str:
+    """A new panel session id (kept in the encrypted session cookie); only its digest is
+    stored, so ending it on the server (log-out) makes a copied cookie worthless.
+    Sessions that expired are forgotten here."""
+    now = utcnow()
+    await session.execute(
+        sa.delete(OneTimeToken).where(
+            OneTimeToken.purpose == PANEL_SESSION_PURPOSE, OneTimeToken.expires_at <= now
+        )
+    )
+    secret = secrets.token_urlsafe(32)
+    session.add(
+        OneTimeToken(
+            purpose=PANEL_SESSION_PURPOSE, token_hash=_digest(secret), expires_at=now + valid_for
+        )
+    )
+    await session.flush()
+    return secret
+
+
+async def panel_session_active(session: AsyncSession, secret: str) -> bool:
+    """``True`` while the panel session ``secret`` was started and not ended or expired."""
+    found = await session.scalar(
+        sa.select(OneTimeToken.id).where(
+            OneTimeToken.purpose == PANEL_SESSION_PURPOSE,
+            OneTimeToken.token_hash == _digest(secret),
+            OneTimeToken.expires_at > utcnow(),
+        )
+    )
+    return found is not None
+
+
+async def end_panel_session(session: AsyncSession, secret: str) -> None:
+    """End the panel session ``secret`` (log-out); unknown ids are ignored."""
+    await session.execute(
+        sa.delete(OneTimeToken).where(
+            OneTimeToken.purpose == PANEL_SESSION_PURPOSE,
+            OneTimeToken.token_hash == _digest(secret),
+        )
+    )

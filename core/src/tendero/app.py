@@ -15,7 +15,6 @@ from tendero import __version__
 from tendero.channels.base import collect_channels
 from tendero.channels.webhooks import (
     CHANNELS,
-    DEFAULT_WEBHOOK_MAX_BYTES,
     INBOX_WRITER,
     WEBHOOK_MAX_BYTES,
     add_webhook_routes,
@@ -24,6 +23,7 @@ from tendero.conversations.inbox import InboxWriter
 from tendero.conversations.pipeline import PIPELINE, Pipeline
 from tendero.conversations.turns import TurnRunner
 from tendero.db import Database
+from tendero.logging import hide_secrets, secret_values
 from tendero.plugins import call_hook, create_plugin_manager, notify
 from tendero.settings import Settings
 
@@ -33,6 +33,7 @@ PLUGINS = web.AppKey("plugins", pluggy.PluginManager)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 TURN_RUNNER = web.AppKey("turn_runner", object)  # a TurnRunner
 PIPELINE_OPTIONS = web.AppKey("pipeline_options", dict)
+CLIENT_MAX_BYTES = 8 * 1024 * 1024
 
 __all__ = [
     "CHANNELS",
@@ -68,7 +69,7 @@ def create_app(
     database: Database | None = None,
     turn_runner: TurnRunner | None = None,
     pipeline_options: Mapping[str, Any] | None = None,
-    webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES,
+    webhook_max_bytes: int | None = None,
 ) -> web.Application:
     """Build the web application.
 
@@ -78,11 +79,15 @@ def create_app(
     :class:`~tendero.agent.runner.AgentRunner`; a runner with ``start``/``close`` is
     started and closed with the app); ``pipeline_options`` go to
     :class:`~tendero.conversations.pipeline.Pipeline` (``dispatcher_options``,
-    ``sender_options``). Everything opened here is closed by the app's cleanup context.
+    ``sender_options``). ``webhook_max_bytes`` overrides ``TENDERO_WEBHOOK_MAX_BYTES``.
+    Everything opened here is closed by the app's cleanup context.
     """
     settings.ensure_secret_key()
+    hide_secrets(secret_values(settings))  # from every log line of this process
     pm = plugin_manager or create_plugin_manager(trace=settings.trace_hooks or None)
-    app = web.Application(client_max_size=8 * 1024 * 1024)
+    # Forms and API bodies are read whole, up to this (the panel's catalog upload is the
+    # largest); webhooks stream their bodies against their own, smaller cap.
+    app = web.Application(client_max_size=CLIENT_MAX_BYTES)
     app[SETTINGS] = settings
     app[PLUGINS] = pm
     app[DATABASE] = database or Database(
@@ -94,7 +99,9 @@ def create_app(
         turn_runner = AgentRunner(settings, app[DATABASE], pm)
     app[TURN_RUNNER] = turn_runner
     app[PIPELINE_OPTIONS] = dict(pipeline_options or {})
-    app[WEBHOOK_MAX_BYTES] = webhook_max_bytes
+    app[WEBHOOK_MAX_BYTES] = (
+        webhook_max_bytes if webhook_max_bytes is not None else settings.webhook_max_bytes
+    )
 
     app.router.add_get("/healthz", healthz)
     add_webhook_routes(app)

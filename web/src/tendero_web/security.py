@@ -3,8 +3,10 @@
 * Sessions live in an encrypted, signed cookie (aiohttp-session's Fernet storage, key
   derived from ``TENDERO_SECRET_KEY``): ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when
   the panel is served over HTTPS (``TENDERO_COOKIE_SECURE``). The session remembers the
-  user and a fingerprint of their password hash, so a password change signs out every
-  other session.
+  user, a fingerprint of their password hash (a password change signs out every other
+  session) and a random session id registered in the database at log-in: log-out
+  deletes it, so a copy of the cookie is worthless afterwards, and a cookie from before
+  log-in (one an attacker may have planted) never becomes a logged-in one.
 * Every path is private unless it is listed as public (log-in, set-up, static files,
   health check) or belongs to a part with its own authentication (webhooks: Meta's
   signature; ``/api/``: bearer tokens). A logged-out browser is sent to the log-in page;
@@ -13,6 +15,9 @@
   ``csrf_token`` form field or the ``X-CSRF-Token`` header; one without it is refused
   with 403 before the handler runs.
 * Log-in attempts are limited per address and per email within a window.
+* Every answer of the app — pages, errors, static files, receipts, the API, webhooks —
+  carries the security headers of :func:`secure_headers` (a Content-Security-Policy
+  without inline scripts that forbids framing, ``nosniff``, a same-origin referrer).
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import aiohttp_session
 from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from tendero import accounts
 from tendero.app import DATABASE, SETTINGS
 from tendero.db.models import User
 
@@ -40,6 +47,21 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PATHS = frozenset({"/login", "/setup", "/healthz", "/favicon.ico", "/lang"})
 # Parts of the app that authenticate on their own (or are public by nature).
 SELF_AUTHENTICATED_PREFIXES = ("/webhooks/", "/api/", "/static/")
+
+SESSION_ID = "sid"
+# Scripts only from the app's own files (no inline code, no eval); inline style
+# attributes stay allowed (channel icons carry their colour).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -68,6 +90,7 @@ def setup_sessions(app: web.Application, *, secure: bool) -> None:
         secure=secure,
     )
     aiohttp_session.setup(app, storage)
+    app.on_response_prepare.append(secure_headers)
 
 
 def is_public(path: str) -> bool:
@@ -113,22 +136,32 @@ async def _csrf_ok(request: web.Request) -> bool:
 
 
 async def log_in(request: web.Request, user: User) -> None:
-    """Start a fresh session for ``user`` (a new CSRF token, no data carried over but
-    the language)."""
+    """Start a fresh session for ``user`` (a new session id and CSRF token, no data
+    carried over but the language)."""
     session = await aiohttp_session.get_session(request)
     language = session.get("lang")
     session.invalidate()
+    async with request.app[DATABASE].session() as db_session:
+        session_id = await accounts.start_panel_session(
+            db_session, valid_for=timedelta(seconds=SESSION_MAX_AGE)
+        )
     session = await aiohttp_session.new_session(request)
     session["uid"] = user.id
     session["pw"] = password_fingerprint(user)
+    session[SESSION_ID] = session_id
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     if language:
         session["lang"] = language
 
 
 async def log_out(request: web.Request) -> None:
+    """End the session on the server too: its cookie, even a copy, stops working."""
     session = await aiohttp_session.get_session(request)
     language = session.get("lang")
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        async with request.app[DATABASE].session() as db_session:
+            await accounts.end_panel_session(db_session, session_id)
     session.invalidate()
     if language:
         (await aiohttp_session.new_session(request))["lang"] = language
@@ -140,11 +173,13 @@ async def current_user(request: web.Request) -> User | None:
         return request[USER]
     session = await aiohttp_session.get_session(request)
     uid = session.get("uid")
-    if not isinstance(uid, int):
+    session_id = session.get(SESSION_ID)
+    if not isinstance(uid, int) or not isinstance(session_id, str):
         return None
     async with request.app[DATABASE].read_session() as db_session:
         user = await db_session.get(User, uid)
-    if user is None or session.get("pw") != password_fingerprint(user):
+        active = user is not None and await accounts.panel_session_active(db_session, session_id)
+    if user is None or not active or session.get("pw") != password_fingerprint(user):
         session.invalidate()
         return None
     request[USER] = user
@@ -153,8 +188,13 @@ async def current_user(request: web.Request) -> User | None:
 
 @web.middleware
 async def panel_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The login gate and the CSRF check, then the panel's security headers."""
+    """The login gate and the CSRF check; panel answers are not cached."""
     path = request.path
+    if path.startswith("/static/"):
+        try:
+            return await handler(request)
+        except OSError:  # aiohttp's static files: a name too long for the file system
+            raise web.HTTPNotFound() from None
     if not is_panel(path):
         return await handler(request)
     if request.method in UNSAFE_METHODS and not await _csrf_ok(request):
@@ -168,24 +208,17 @@ async def panel_guard(request: web.Request, handler: Handler) -> web.StreamRespo
             raise web.HTTPSeeOther(request.app.router["login"].url_for().with_query(next=target))
         raise web.HTTPUnauthorized(text="Log in to the panel first.")
     response = await handler(request)
-    _secure_headers(response)
+    if not response.prepared:  # a streamed response (events, exports) sent its own
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
-def _secure_headers(response: web.StreamResponse) -> None:
-    if response.prepared:  # a streamed response (events, exports) sent its own headers
-        return
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-        "frame-ancestors 'none'",
-    )
-    headers.setdefault("Cache-Control", "no-store")
+async def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Add the security headers to every answer just before it is sent (an
+    ``on_response_prepare`` signal, so errors raised anywhere, static files and
+    streams get them too); a handler's own value of a header wins."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def safe_next(target: str | None, default: str = "/orders") -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tendero.app import CHANNELS, DATABASE
 from tendero.channels.base import Channel
 from tendero.db.models import InboxEvent, OutboxMessage
+from tendero.logging import mask_secrets
 from tendero.settings import Settings
 
 from tendero_web import panel
@@ -117,7 +118,8 @@ async def _last_error(session: AsyncSession, channel: str) -> LastError | None:
     ).first()
     if row is None:
         return None
-    return LastError(error=row.last_error or "", at=row.next_attempt_at)
+    # The error text came from outside (Meta's answer): no secret of ours is shown.
+    return LastError(error=mask_secrets(row.last_error or ""), at=row.next_attempt_at)
 
 
 def public_base_url(request: web.Request) -> str:
