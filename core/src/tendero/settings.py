@@ -49,11 +49,23 @@ class Settings(BaseSettings):
     graph_api_url: str = "https://graph.facebook.com"
     instagram_graph_api_url: str = "https://graph.instagram.com"
     graph_api_version: str = "v25.0"
+    graph_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="seconds a Graph API call may take (a timed-out send is retried)",
+    )
 
     whatsapp_app_secret: str = ""
     whatsapp_verify_token: str = ""
     whatsapp_access_token: str = ""
     whatsapp_phone_number_id: str = ""
+    whatsapp_send_rate: float = Field(
+        default=20.0,
+        gt=0,
+        le=1000,
+        description="messages per second the outbox sends through WhatsApp (Meta allows 80 "
+        "per Cloud API number, 20 for a number shared with the WhatsApp Business app)",
+    )
 
     facebook_app_secret: str = ""
     facebook_verify_token: str = ""
@@ -74,9 +86,32 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = "tendero@localhost"
     merchant_email: str = ""
+    mail_retry_hours: float = Field(
+        default=48,
+        gt=0,
+        description="hours an email the SMTP server did not take is retried before it "
+        "goes to <data dir>/mail/failed/",
+    )
 
     cookie_secure: bool = Field(
         default=False, description="mark the panel's session cookie Secure (serve over HTTPS)"
+    )
+
+    webhook_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest webhook body accepted; a larger one is answered 413 unread",
+    )
+    media_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="largest photo or PDF a customer may send (bigger downloads are cut off)",
+    )
+    media_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a customer's media download may take in all",
     )
 
     host: str = "127.0.0.1"

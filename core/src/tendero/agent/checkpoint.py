@@ -37,12 +37,15 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from tendero.db.engine import CONNECT_TIMEOUT_SECONDS
 from tendero.db.locks import CHECKPOINT_SETUP_JOB, JOBS
 from tendero.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_FILE = "checkpoints.db"
+#: Seconds the PostgreSQL checkpointer's pool keeps retrying one failed connection.
+CHECKPOINT_RECONNECT_SECONDS = 5.0
 #: Threads pruned per SQLite transaction; the saver is locked only for one batch at a time.
 PRUNE_BATCH = 200
 #: Metadata keys a ``DeltaChannel`` leaves; such threads need their parent chain, so they are
@@ -97,18 +100,32 @@ async def _open_sqlite(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
 
 @asynccontextmanager
 async def _open_postgres(conninfo: str, pool_size: int) -> AsyncIterator[AsyncPostgresSaver]:
+    sweeper = _SweepOnFailure()
     pool = AsyncConnectionPool(
         conninfo,
         min_size=1,
         max_size=max(1, pool_size),
         # What AsyncPostgresSaver needs: its statements commit on their own, run through
         # PgBouncer (no server-side prepared statements) and read rows as dicts.
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        # Connections can sit idle through a long LLM call; check one before handing it out.
-        check=AsyncConnectionPool.check_connection,
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": 0,
+            "row_factory": dict_row,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        },
+        # Connections can sit idle through a long LLM call, or die with a database restart
+        # or pg_terminate_backend: check one before handing it out (a dead one is replaced;
+        # one that breaks in use is discarded when it comes back, and the turn is retried).
+        check=sweeper,
+        # After a failed connection attempt the pool retries with doubling delays (1 s,
+        # 2 s, 4 s, ...) for this long, then gives that attempt up and the next turn that
+        # needs a connection starts a fresh one. Kept short (the default is 5 minutes of
+        # doubling), the pool is back within seconds of the database after a long outage.
+        reconnect_timeout=CHECKPOINT_RECONNECT_SECONDS,
         name="tendero-checkpoints",
         open=False,
     )
+    sweeper.pool = pool
     await pool.open(wait=True)
     try:
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
@@ -128,6 +145,37 @@ async def _open_postgres(conninfo: str, pool_size: int) -> AsyncIterator[AsyncPo
         yield saver
     finally:
         await pool.close()
+
+
+class _SweepOnFailure:
+    """The pool's check of a connection before it is handed out; when one is dead, every
+    idle one is checked at once (:meth:`AsyncConnectionPool.check`, in the background).
+
+    A dead connection means the server restarted or ended sessions, so the other idle
+    ones are most likely dead too. The pool alone would try them one by one for the
+    waiting turn, pausing 1 s, 2 s, 4 s, ... between them: 15 s for a pool of four.
+    """
+
+    def __init__(self) -> None:
+        self.pool: AsyncConnectionPool[Any] | None = None
+        self._sweep: asyncio.Task[None] | None = None
+
+    async def __call__(self, conn: AsyncConnection[Any]) -> None:
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            if self.pool is not None and (self._sweep is None or self._sweep.done()):
+                self._sweep = asyncio.create_task(
+                    self._sweep_idle(self.pool), name="tendero-checkpoint-pool-sweep"
+                )
+            raise
+
+    @staticmethod
+    async def _sweep_idle(pool: AsyncConnectionPool[Any]) -> None:
+        try:
+            await pool.check()
+        except Exception:  # the pool is closing, or the server is still away
+            log.info("checkpoint pool sweep failed", exc_info=True)
 
 
 async def _try_lock(conn: AsyncConnection[Any], key: tuple[int, int]) -> bool:

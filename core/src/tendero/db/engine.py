@@ -7,15 +7,22 @@ page — use a small separate pool (``Database.read_session``); WAL lets those r
 run beside the writer. On PostgreSQL both names share one pooled engine of
 ``pool_size`` connections plus as many again in overflow (``TENDERO_DATABASE_POOL_SIZE``;
 see the README's "Scale-out" for the connection budget of several processes).
+
+Other connections write to the same SQLite file too: a CLI command, a second process, a
+backup tool. A write waits for the file's write lock ``busy_timeout`` at a time, for up to
+:data:`LOCK_WAIT_SECONDS` in all (:func:`_begin_immediate`), so a long import in another
+process delays the app's writes instead of failing them with "database is locked".
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,15 +30,50 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+log = structlog.get_logger(__name__)
+
+#: Milliseconds SQLite itself waits for a lock before answering "database is locked".
+BUSY_TIMEOUT_MS = 10_000
+#: Seconds a write waits for SQLite's write lock in all (``busy_timeout`` at a time) before
+#: "database is locked" reaches the caller. Under the writer pool's ``pool_timeout`` (60 s):
+#: the sessions queued behind this one do not time out first.
+LOCK_WAIT_SECONDS = 50.0
+
+#: Seconds a new PostgreSQL connection may take (asyncpg waits a minute by default):
+#: while the server is unreachable, requests and loops fail fast and try again.
+CONNECT_TIMEOUT_SECONDS = 10
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=10000",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA temp_store=MEMORY",
-    "PRAGMA cache_size=-32000",
-    "PRAGMA mmap_size=268435456",
+    # 16 MB of page cache per connection, and no memory map: every mapped page a read
+    # touches stays in the process's resident memory, so a whole-table export of a
+    # million orders grew by 256 MB; the kernel's page cache serves repeated reads.
+    "PRAGMA cache_size=-16000",
+    "PRAGMA mmap_size=0",
 )
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or the connection was lost
+    (a restart, a network cut, ``pg_terminate_backend``) rather than that the work was
+    wrong (SQLite: the file stayed locked): the same work can be done again once the
+    database is back. Covers the app's engines (SQLAlchemy) and the PostgreSQL
+    checkpointer (psycopg)."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError
+        )
+    if isinstance(exc, OSError):  # refused, reset, timed out (TimeoutError is one)
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - installed with the checkpointer
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -55,7 +97,41 @@ def _install_sqlite_pragmas(engine: AsyncEngine | sa.Engine, *, writer: bool) ->
         # Take the write lock up front: a deferred transaction that reads and then
         # writes fails with SQLITE_BUSY, without waiting, when another writer got in
         # between; IMMEDIATE waits for the lock instead (busy_timeout).
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+        if writer:
+            _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (SQLITE_BUSY): another connection
+    held the lock for longer than ``busy_timeout``."""
+    orig = getattr(exc, "orig", None) or exc
+    return "database is locked" in str(orig)
+
+
+def _begin_immediate(conn: sa.Connection) -> None:
+    """``BEGIN IMMEDIATE``, tried again while another connection holds the write lock,
+    for up to :data:`LOCK_WAIT_SECONDS`.
+
+    Each try waits ``busy_timeout`` inside SQLite (in the driver's thread: the event
+    loop keeps running). Nothing of the transaction has run yet, so trying again is
+    always safe, whoever the caller is.
+    """
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except sa.exc.OperationalError as exc:
+            if not is_locked_error(exc) or time.monotonic() >= deadline:
+                raise
+            log.warning("sqlite: another connection holds the write lock; waiting", tries=tries)
+            continue
+        if tries > 1:
+            log.info("sqlite: write lock taken", tries=tries)
+        return
 
 
 def make_engine(
@@ -72,8 +148,17 @@ def make_engine(
         )
         _install_sqlite_pragmas(engine, writer=writer)
         return engine
+    # A connection the server dropped (a restart, pg_terminate_backend) fails the first
+    # statement given to it; SQLAlchemy then sees a disconnect and retires every pooled
+    # connection older than that moment, so the next sessions connect afresh (the
+    # failed work is retried by its caller: the webhook's 500, the loops' next poll).
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,  # no pool_pre_ping: its round trip per session cost 0.1 ms CPU
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
     )
 
 

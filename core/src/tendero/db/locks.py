@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 log = structlog.get_logger(__name__)
@@ -45,9 +45,17 @@ JOBS = 0x7464_0003  # background jobs that must not run twice at once
 CHECKPOINT_PRUNE_JOB = 1
 MIGRATE_JOB = 2  # alembic upgrade (transaction-level, waits)
 CHECKPOINT_SETUP_JOB = 3  # the checkpoint tables' own migrations (waits)
+MAIL_RETRY_JOB = 4  # a round of the mail spool's retries (tendero.notifications.mail)
 
 _TRY_LOCK = sa.text("SELECT pg_try_advisory_lock(:classid, :objid)")
 _UNLOCK = sa.text("SELECT pg_advisory_unlock(:classid, :objid)")
+# Whether session ``pid`` holds the two-integer advisory lock (objsubid 2 marks that form;
+# pg_locks shows the keys as unsigned ``oid``s).
+_HELD_BY = sa.text(
+    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid "
+    "AND classid = CAST(CAST(:classid AS integer) AS oid) "
+    "AND objid = CAST(CAST(:objid AS integer) AS oid) AND objsubid = 2"
+)
 
 
 def lock_key(value: int) -> int:
@@ -62,6 +70,13 @@ class ConversationLocks:
     :meth:`try_acquire` never waits for another process; :meth:`holds` says whether the
     lock is still ours (``False`` once the connection was lost: PostgreSQL released every
     lock of that session, so the holder must stop working on the conversation).
+
+    A lost connection (a database restart, ``pg_terminate_backend``, a network cut) is
+    noticed at the next statement or :meth:`check` and replaced by a new one at the next
+    :meth:`try_acquire`; the locks it held are not taken again behind the holders' backs:
+    another process may have had the conversation in between, so its drain ends and a
+    fresh drain takes the lock again. Work done under a lock should be committed only if
+    :meth:`still_held` says, inside the committing transaction, that the lock survived.
     """
 
     def __init__(self, url: str, namespace: int) -> None:
@@ -75,9 +90,25 @@ class ConversationLocks:
         self._io = asyncio.Lock()  # one statement at a time on the connection
         self._held: set[int] = set()
         self._last_ok = 0.0
+        self._pid: int | None = None  # the lock session's server process
 
     def holds(self, conversation_id: int) -> bool:
         return conversation_id in self._held
+
+    async def still_held(
+        self, session: AsyncSession | AsyncConnection, conversation_id: int
+    ) -> bool:
+        """Whether the lock session still holds the conversation's lock, asked through
+        ``session`` (the caller's transaction) — PostgreSQL knows at once when the lock
+        session died, this process only at its next statement. Call it right before
+        committing work done under the lock: ``False`` means the lock was lost meanwhile
+        and another process may be doing the same work; roll back and leave it to them.
+        """
+        pid = self._pid
+        if pid is None or conversation_id not in self._held:
+            return False
+        found = await session.execute(_HELD_BY, {"pid": pid, **self._params(conversation_id)})
+        return found.first() is not None
 
     async def try_acquire(self, conversation_id: int) -> bool:
         """Take the conversation's lock if no other session holds it; ``True`` if taken."""
@@ -85,7 +116,7 @@ class ConversationLocks:
             conn = await self._connection()
             try:
                 got = (await conn.execute(_TRY_LOCK, self._params(conversation_id))).scalar_one()
-            except Exception:
+            except BaseException:  # cancelled mid-statement too: the session is unusable
                 await self._lost()
                 raise
             self._last_ok = time.monotonic()
@@ -103,7 +134,7 @@ class ConversationLocks:
                 return
             try:
                 await self._conn.execute(_UNLOCK, self._params(conversation_id))
-            except Exception:
+            except BaseException:
                 # Ending the session releases its locks all the same.
                 log.warning("advisory unlock failed; reconnecting", exc_info=True)
                 await self._lost()
@@ -131,13 +162,25 @@ class ConversationLocks:
 
     async def _connection(self) -> AsyncConnection:
         if self._conn is None:
-            self._conn = await self._engine.connect()
+            conn = await self._engine.connect()
+            try:
+                self._pid = (await conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
+                raise
+            self._conn = conn
+            self._last_ok = time.monotonic()
         return self._conn
 
     async def _lost(self) -> None:
         self._held.clear()
+        self._pid = None
         conn, self._conn = self._conn, None
         if conn is not None:
+            # Invalidate: close the socket without a goodbye the dead server never reads.
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
             with contextlib.suppress(Exception):
                 await conn.close()
 

@@ -9,11 +9,16 @@
   (:mod:`tendero.notifications.chat`).
 
 Each event becomes a background task, so the caller (an agent turn, a panel request)
-never waits for a mail server. A failure is logged and never reaches the order flow;
-mail the server refused is kept in ``mail/failed/`` (:mod:`tendero.notifications.mail`).
-:meth:`Notifier.close` lets running tasks finish at shutdown, within a grace period.
-Pending notifications live in memory: a crash can lose them (the chat message, once
-queued, is in the durable outbox).
+never waits for a mail server. A failure is logged and never reaches the order flow.
+With SMTP, an email is written to the spool ``mail/outgoing/`` before it is sent and
+stays there until the server takes it; a background job (:meth:`Notifier.retry_mail`,
+one process at a time on PostgreSQL) sends again what the server did not take, after a
+restart too, and mail refused for good, or retried past ``TENDERO_MAIL_RETRY_HOURS``, is
+kept in ``mail/failed/`` (:mod:`tendero.notifications.mail`). :meth:`Notifier.close`
+lets running tasks finish at shutdown, within a grace period. Between the event and the
+spool (reading the store settings, writing the email) a notification lives in memory
+only: a crash in those milliseconds loses it (the chat message, once queued, is in the
+durable outbox).
 
 Merchant emails go to ``TENDERO_MERCHANT_EMAIL``. Without it they are written as files
 only when no SMTP server is set (so a local install still shows them), addressed to
@@ -34,10 +39,17 @@ from aiohttp import web
 
 from tendero.app import CHANNELS, DATABASE, PIPELINE, SETTINGS
 from tendero.db import Database
+from tendero.db.locks import MAIL_RETRY_JOB, job_lock
 from tendero.db.models import Conversation, Message
 from tendero.notifications.chat import STATUS_UPDATES, StatusMessenger
 from tendero.notifications.emails import EmailContent, EmailWriter
-from tendero.notifications.mail import Attachment, Mailer, compose, sender_address
+from tendero.notifications.mail import (
+    Attachment,
+    Mailer,
+    RetryPolicy,
+    compose,
+    sender_address,
+)
 from tendero.orders.service import get_order
 from tendero.settings import Settings
 from tendero.store.document import StoreDocument
@@ -50,6 +62,9 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 RECENT_MESSAGES = 6
 RECENT_MESSAGE_CHARS = 500
 PROOF_RECEIVED = "proof_received"
+
+#: Tests set this on an app before it starts, for retries in fractions of a second.
+MAIL_RETRY = web.AppKey("tendero.mail_retry", RetryPolicy)
 
 
 class Notifier:
@@ -70,6 +85,7 @@ class Notifier:
         self.status_messenger = status_messenger
         self.channel_names = dict(channel_names or {})
         self._tasks: set[asyncio.Task[None]] = set()
+        self._retry_task: asyncio.Task[None] | None = None
         self._closing = False
 
     @classmethod
@@ -79,7 +95,7 @@ class Notifier:
         or ``TENDERO_MAIL_FROM`` cannot be used (the app then refuses to start)."""
         settings, db = app[SETTINGS], app[DATABASE]
         names = {name: channel.display_name for name, channel in app.get(CHANNELS, {}).items()}
-        mailer = Mailer.from_settings(settings)
+        mailer = Mailer.from_settings(settings, app.get(MAIL_RETRY))
         sender_address(settings.mail_from, "Tendero")  # a bad TENDERO_MAIL_FROM fails now
         notifier = cls(settings, db, mailer, StatusMessenger(db, app.get(PIPELINE), names), names)
         if notifier.merchant_address is None:
@@ -152,6 +168,28 @@ class Notifier:
         except Exception:
             log.exception("notification failed", what=what)
 
+    def start(self) -> None:
+        """Start the mail spool's retry job (with SMTP only). Its first round runs at
+        once: what an earlier run left in the spool and is due goes out at start, the
+        rest at its time (at most ``max_delay`` away)."""
+        if self.mailer.server is not None and self._retry_task is None:
+            self._retry_task = asyncio.create_task(self._retry_loop(), name="tendero-mail-retry")
+
+    async def retry_mail(self) -> int:
+        """One round of the spool's retries; the number of emails delivered. With several
+        processes on one PostgreSQL database, one process at a time runs a round (the
+        others skip it), so no two attempts of one email overlap."""
+        async with job_lock(self.db.engine, MAIL_RETRY_JOB) as mine:
+            return await self.mailer.retry_due() if mine else 0
+
+    async def _retry_loop(self) -> None:
+        while not self._closing:
+            try:
+                await self.retry_mail()
+            except Exception:  # e.g. the database (its lock) is down: next round
+                log.exception("mail retry round failed; trying again later")
+            await asyncio.sleep(self.mailer.retry.poll_interval)
+
     async def drain(self) -> None:
         """Wait until every scheduled notification has finished (tests, shutdown)."""
         while self._tasks:
@@ -160,6 +198,12 @@ class Notifier:
     async def close(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Take no new work; give running notifications ``grace`` seconds, then cancel."""
         self._closing = True
+        if self._retry_task is not None:
+            # An email cut off mid-attempt is due again at once (next start, or another
+            # process).
+            self._retry_task.cancel()
+            await asyncio.gather(self._retry_task, return_exceptions=True)
+            self._retry_task = None
         tasks = list(self._tasks)
         if not tasks:
             return

@@ -2,7 +2,7 @@
 
 Registered through the ``tendero`` entry-point group like any plugin, and written
 against the same hooks a third party would use. ``startup`` builds the app's
-:class:`~tendero.notifications.notifier.Notifier`; each event hook hands the event to it
+:class:`~tendero.notifications.notifier.Notifier` and starts its mail retry job; each event hook hands the event to it
 and returns at once (the work runs in the background); ``shutdown`` lets running
 notifications finish within a grace period.
 
@@ -42,6 +42,7 @@ def startup(app: web.Application) -> None:
     notifier = Notifier.for_app(app)
     app[NOTIFIER] = notifier
     _running.append(notifier)
+    notifier.start()
 
 
 @hookimpl
