@@ -19,7 +19,7 @@ export UV_PYTHON := $(shell command -v $(PYTHON))
 PROJECT_FILES := pyproject.toml uv.lock core/pyproject.toml web/pyproject.toml \
 	$(wildcard plugins/*/pyproject.toml)
 
-.PHONY: install run test bench lint format clean
+.PHONY: install run test bench soak lint format clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -41,6 +41,11 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The 10-minute soak of benchmarks/README.md (not part of `make test`, which runs a
+# 20-second version of it); e.g. make soak SOAK_ARGS="--conversations 3000 --minutes 5"
+soak: install
+	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

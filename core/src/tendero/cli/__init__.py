@@ -16,7 +16,7 @@ from tendero import __version__
 # name -> (module:attribute, one-line help shown by `tendero --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("tendero.cli.serve:serve", "Serve the webhooks, the API and the merchant panel."),
-    "db": ("tendero.cli.db:db", "Database maintenance (upgrade)."),
+    "db": ("tendero.cli.db:db", "Database maintenance (upgrade, backup, restore)."),
     "demo": ("tendero.cli.demo:demo", "Load the demo store; --orders N adds synthetic orders."),
     "products": ("tendero.cli.products:products", "Import and list catalog products."),
     "orders": ("tendero.cli.orders:orders", "Export, show and expire orders."),
