@@ -49,3 +49,38 @@ def test_every_hook_spec_has_a_docstring_with_its_calling_convention() -> None:
     for name in hook_names():
         doc = (getattr(hookspecs, name).__doc__ or "").lower()
         assert any(c in doc for c in conventions), f"{name}: docstring lacks its calling convention"
+
+
+SECURITY = GUIDE.parent.parent / "SECURITY.md"
+
+
+def security_references() -> list[tuple[str, list[str]]]:
+    """Every ``tests/...`` path SECURITY.md names, with the test names given for it:
+    ``path::name`` or ``path`` followed by ``(`name`, `name`)``."""
+    refs = []
+    pattern = r"`(tests/[\w/.]+)(?:::(\w+))?`(?: \(([^)]*)\))?"
+    for path, name, listed in re.findall(pattern, SECURITY.read_text()):
+        names = [name] if name else re.findall(r"`(test_\w+)`", listed)
+        refs.append((path, names))
+    return refs
+
+
+def test_security_md_maps_threats_to_tests_that_exist() -> None:
+    root = SECURITY.parent
+    refs = security_references()
+    assert len(refs) > 40, "SECURITY.md names the test behind each defence"
+    problems = []
+    for path, names in refs:
+        target = root / path
+        if not target.exists():
+            problems.append(f"{path} does not exist")
+            continue
+        if target.is_dir():
+            continue
+        source = target.read_text()
+        problems += [
+            f"{path} has no test {name}"
+            for name in names
+            if not re.search(rf"^(async )?def {name}\(", source, re.MULTILINE)
+        ]
+    assert not problems, "SECURITY.md names tests that are not there:\n" + "\n".join(problems)
