@@ -406,16 +406,19 @@ async def test_turns_cut_off_by_the_database_are_retried_until_it_is_back(
         assert status == 200
         await asyncio.wait_for(proxy.cut_at_done.wait(), 30)
 
-        async def answered_or_given_up() -> bool:
+        async def status() -> str | None:
             async with db.read_session() as session:
-                row = await session.scalar(
+                return await session.scalar(
                     sa.select(InboxEvent.status).where(
                         InboxEvent.platform_message_id == event["id"]
                     )
                 )
-            return row in ("done", "failed")
+
+        async def answered_or_given_up() -> bool:
+            return await status() in ("done", "failed")
 
         await until(answered_or_given_up, 30, "the turn to end")
-        if not await settled(db, {event["id"]}):
+        if await status() == "failed":
             raise NeverAnswered("the message was marked failed after the database came back")
+        await until(lambda: settled(db, {event["id"]}), 30, "the reply to go out")
     assert channel.replies_to(customer)

@@ -13,22 +13,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tendero.agent.nlu import extract_email, extract_postal_code, parse_address
+from tendero.agent.state import ADDRESS_KEYS
 
 from tests.fuzz.conftest import examples
 
 # unidecode (the text folding) warns about each lone surrogate it drops.
 pytestmark = pytest.mark.filterwarnings("ignore:Surrogate character:RuntimeWarning")
 
-ADDRESS_KEYS = {
-    "street",
-    "house_number",
-    "interior",
-    "neighborhood",
-    "postal_code",
-    "city",
-    "state",
-    "references",
-}
 VALID_EMAIL = re.compile(r"[a-z0-9_%+-][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 COUNTRIES = st.sampled_from(["MX", "US", "CO", "mx", ""])
 
@@ -84,7 +75,7 @@ def check_email(text: str, email: str | None) -> None:
 
 
 def check_address(text: str, country: str, found: dict[str, str]) -> None:
-    assert set(found) <= ADDRESS_KEYS
+    assert set(found) <= set(ADDRESS_KEYS)
     assert all(isinstance(v, str) and v for v in found.values())
     code = found.get("postal_code")
     if code is not None:

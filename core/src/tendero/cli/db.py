@@ -63,9 +63,8 @@ def backup(file: Path, force: bool) -> None:
         fail(str(exc))
     counts = summary.counts
     console.print(
-        f"Backup written to {summary.path} ({_size(summary.size)}): "
-        f"{counts.get('orders', 0)} orders, {counts.get('products', 0)} products, "
-        f"{counts.get('conversations', 0)} conversations (migration {summary.revision}); "
+        f"Backup written to {summary.path} ({_size(summary.size)}): {_contents(counts)} "
+        f"(migration {summary.revision}); "
         f"with {_extras(summary.files)}.",
         highlight=False,
     )
@@ -99,8 +98,7 @@ def restore(file: Path, force: bool) -> None:
     counts = summary.counts
     console.print(
         f"Restored {summary.path} (taken {summary.created_at} by Tendero {summary.version}): "
-        f"{counts.get('orders', 0)} orders, {counts.get('products', 0)} products, "
-        f"{counts.get('conversations', 0)} conversations.",
+        f"{_contents(counts)}.",
         highlight=False,
     )
     if summary.moved_aside is not None:
@@ -137,3 +135,9 @@ def _extras(files: list[str]) -> str:
 
 def _size(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1000:.1f} kB"
+
+
+def _contents(counts: dict[str, int]) -> str:
+    return ", ".join(
+        f"{counts.get(what, 0)} {what}" for what in ("orders", "products", "conversations")
+    )
