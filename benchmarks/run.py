@@ -26,7 +26,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "demo_orders": ["200000"],
     "webhook_ack": ["--requests", "3000", "--concurrency", "32"],
     "agent_turns": [
-        "--conversations", "60", "--idle", "2000", "--e2e-conversations", "16",
+        "--conversations", "60", "--idle", "10000", "--e2e-conversations", "16",
         "--e2e-concurrency", "1,8",
     ],
     # The same script on PostgreSQL: end to end with one server process, then two.
