@@ -62,9 +62,10 @@ SCRIPT = (
     "sí",
     "gracias",
 )
-#: How long the outage lasts, and when it starts after the first message.
+#: How long the outage lasts, and when it starts: once this share of the deliveries
+#: went out (by progress, not time: a quiet machine sends them all within a second).
 DOWN_FOR = 3.0
-FAULT_AFTER = 1.0
+FAULT_AFTER_SHARE = 1 / 3
 
 
 @pytest.fixture(autouse=True)
@@ -115,13 +116,14 @@ class Delivery:
 
 class Traffic:
     """Customers writing one message after another, each delivery redelivered (like
-    Meta) until it gets a 200."""
+    Meta) until it gets a 200. ``halfway`` is set once ``fault_at`` deliveries went out."""
 
-    def __init__(self, channel: Channel, url: str) -> None:
+    def __init__(self, channel: Channel, url: str, fault_at: int = 1) -> None:
         self.channel = channel
         self.url = url
         self.deliveries: list[Delivery] = []
-        self.started = asyncio.Event()
+        self.fault_at = fault_at
+        self.halfway = asyncio.Event()
 
     async def run(self, customers: list[str], gap: float = 0.15) -> None:
         timeout = aiohttp.ClientTimeout(total=10)
@@ -134,7 +136,8 @@ class Traffic:
             event = self.channel.text(customer, text)
             delivery = Delivery(customer, event["id"], self.channel.delivery([event]))
             self.deliveries.append(delivery)
-            self.started.set()
+            if len(self.deliveries) >= self.fault_at:
+                self.halfway.set()
             while True:
                 try:
                     status, _ = await emitter.send(delivery.payload)
@@ -218,10 +221,9 @@ async def play_with_fault(channel: Channel, fault: Callable[[], Awaitable[None]]
     async with shop_app(channel) as (app, url):
         db: Database = app[DATABASE]
         pipeline = app[PIPELINE]
-        traffic = Traffic(channel, url)
+        traffic = Traffic(channel, url, int(len(customers) * len(SCRIPT) * FAULT_AFTER_SHARE))
         load = asyncio.create_task(traffic.run(customers))
-        await traffic.started.wait()
-        await asyncio.sleep(FAULT_AFTER)
+        await asyncio.wait_for(traffic.halfway.wait(), 60)
         in_flight = len(traffic.deliveries)
         await fault()
         await asyncio.wait_for(load, 120)
