@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from tendero.db import Database
+from tendero.db import Database, is_disconnect
 from tendero.db.models import Product
 from tendero.db.types import utcnow
 
@@ -53,3 +54,27 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> Non
 
 def test_utcnow_is_aware() -> None:
     assert utcnow().tzinfo is UTC
+
+
+def test_on_sqlite_only_a_held_lock_counts_as_the_database_being_away(tmp_path) -> None:
+    """Work cut off by a lost connection or a lock held too long is done again later
+    without counting as a failure; SQLite's other OperationalErrors ("no such table",
+    a damaged file) are the work's own failure and must count."""
+    path = tmp_path / "shop.db"
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            conn.commit()
+            with pytest.raises(sa.exc.OperationalError) as missing:
+                conn.exec_driver_sql("SELECT * FROM nope")
+        holder.execute("BEGIN IMMEDIATE")
+        with engine.connect() as conn, pytest.raises(sa.exc.OperationalError) as locked:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    finally:
+        holder.close()
+        engine.dispose()
+    assert not is_disconnect(missing.value)
+    assert is_disconnect(locked.value), locked.value
+    assert is_disconnect(ConnectionResetError())

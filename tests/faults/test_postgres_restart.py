@@ -364,6 +364,17 @@ async def test_terminated_backends_under_load_lose_nothing_and_do_nothing_twice(
     assert killed[0] > 0
 
 
+async def say_hola(channel: Channel, url: str, customer: str) -> dict[str, Any]:
+    """One signed "hola" from ``customer``, acknowledged with a 200; its event."""
+    event = channel.text(customer, "hola")
+    async with aiohttp.ClientSession() as http:
+        status, _ = await MetaWebhookEmitter(url, channel.secret, http=http).send(
+            channel.delivery([event])
+        )
+    assert status == 200
+    return event
+
+
 async def test_a_reply_whose_sent_mark_is_cut_off_is_not_sent_again(
     channel: Channel, proxy: PgProxy
 ) -> None:
@@ -373,14 +384,9 @@ async def test_a_reply_whose_sent_mark_is_cut_off_is_not_sent_again(
     customer = channel.customer(1)
     async with shop_app(channel) as (app, url):
         db: Database = app[DATABASE]
-        event = channel.text(customer, "hola")
-        async with aiohttp.ClientSession() as http:
-            status, _ = await MetaWebhookEmitter(url, channel.secret, http=http).send(
-                channel.delivery([event])
-            )
-        assert status == 200
-        # Today the row left ``sending`` goes again at the next drain, at the latest
-        # when its lease (30 s) runs out.
+        event = await say_hola(channel, url, customer)
+        # The sender records the send again once the database is back; were the row left
+        # ``sending``, the next drain (at the latest after its 30 s lease) would resend it.
         await until(lambda: settled(db, {event["id"]}), 45, "the reply")
         assert proxy.cut_at_done.is_set()
         stored = (await stored_outbound(db))[customer]
@@ -400,12 +406,7 @@ async def test_turns_cut_off_by_the_database_are_retried_until_it_is_back(
     customer = channel.customer(1)
     async with shop_app(channel) as (app, url):
         db: Database = app[DATABASE]
-        event = channel.text(customer, "hola")
-        async with aiohttp.ClientSession() as http:
-            status, _ = await MetaWebhookEmitter(url, channel.secret, http=http).send(
-                channel.delivery([event])
-            )
-        assert status == 200
+        event = await say_hola(channel, url, customer)
         await asyncio.wait_for(proxy.cut_at_done.wait(), 30)
 
         async def status() -> str | None:

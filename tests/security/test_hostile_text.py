@@ -25,7 +25,7 @@ from tendero.settings import Settings
 from tests.dialogues.runner import run_dialogue
 from tests.dialogues.schema import load_dialogue
 from tests.orders.conftest import add_product, place
-from tests.web.harness import OWNER_EMAIL, OWNER_PASSWORD, Panel, csrf_of
+from tests.web.harness import OWNER_EMAIL, OWNER_PASSWORD, Panel, log_in
 from tests.web.orders_data import publish_store
 
 DIALOGUES = Path(__file__).parent / "dialogues"
@@ -67,12 +67,7 @@ async def test_hostile_messages_and_address_are_text_in_the_panel(
         conversation = order.conversation_id
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(base_url, cookie_jar=jar) as browser:
-            async with browser.get("/login") as resp:
-                token = csrf_of(await resp.text())
-            await browser.post(
-                "/login",
-                data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": token},
-            )
+            await log_in(browser)
             pages = {}
             for path in (
                 f"/orders?channel={channel}",

@@ -48,6 +48,20 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+async def log_in(
+    client: aiohttp.ClientSession, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD
+) -> None:
+    """Log ``client`` in through the log-in form, as a browser does."""
+    async with client.get("/login") as resp:
+        token = csrf_of(await resp.text())
+    async with client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        allow_redirects=False,
+    ) as resp:
+        assert resp.status == 303, await resp.text()
+
+
 @dataclass
 class Panel:
     app: web.Application
@@ -79,13 +93,7 @@ class Panel:
     ) -> aiohttp.ClientSession:
         """A client logged in through the log-in form (the owner must exist)."""
         client = self.client()
-        token = await self.csrf(client)
-        async with client.post(
-            "/login",
-            data={"email": email, "password": password, "csrf_token": token},
-            allow_redirects=False,
-        ) as resp:
-            assert resp.status == 303, await resp.text()
+        await log_in(client, email, password)
         return client
 
     async def post_form(

@@ -18,7 +18,7 @@ from tendero.settings import Settings
 
 from tests.dialogues.runner import run_dialogue
 from tests.dialogues.schema import load_dialogue
-from tests.web.harness import OWNER_EMAIL, OWNER_PASSWORD, csrf_of
+from tests.web.harness import OWNER_EMAIL, OWNER_PASSWORD, csrf_of, log_in
 
 DIALOGUE = Path(__file__).parent / "dialogues" / "hostile-name-receipt.yaml"
 NAME = '=HYPERLINK("http://x.test","y") <script>alert(1)</script>'
@@ -45,12 +45,7 @@ async def test_a_hostile_name_from_whatsapp_is_text_in_the_panel_and_inert_in_cs
             # Logged out, the receipt is not served.
             async with browser.get(f"/{receipt}", allow_redirects=False) as resp:
                 assert resp.status == 303
-            async with browser.get("/login") as resp:
-                token = csrf_of(await resp.text())
-            await browser.post(
-                "/login",
-                data={"email": OWNER_EMAIL, "password": OWNER_PASSWORD, "csrf_token": token},
-            )
+            await log_in(browser)
             async with browser.get("/orders?channel=whatsapp") as resp:
                 listing = await resp.text()
             assert ESCAPED in listing and "<script>alert" not in listing

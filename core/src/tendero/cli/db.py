@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -40,30 +42,24 @@ def backup(file: Path, force: bool) -> None:
     the mail spool and the secret key: keep it somewhere safe. Restore it with
     `tendero db restore FILE`. With PostgreSQL, use pg_dump (the command says how).
     """
-    from tendero.backup import BackupError, NotSQLite, create_backup
+    from tendero.backup import create_backup
 
     settings = get_settings()
-    try:
-        with progress() as bar:
-            tasks: dict[str, TaskID] = {}
+    with _refusals(), progress() as bar:
+        tasks: dict[str, TaskID] = {}
 
-            def report(done: int, total: int, what: str) -> None:
-                if what == "archive":  # bytes, shown in kB
-                    label, done, total = "Writing the archive (kB)", done // 1000, total // 1000
-                else:  # database pages
-                    label = f"Copying the {what} (pages)"
-                if what not in tasks:
-                    tasks[what] = bar.add_task(label, total=total)
-                bar.update(tasks[what], completed=done, total=total)
+        def report(done: int, total: int, what: str) -> None:
+            if what == "archive":  # bytes, shown in kB
+                label, done, total = "Writing the archive (kB)", done // 1000, total // 1000
+            else:  # database pages
+                label = f"Copying the {what} (pages)"
+            if what not in tasks:
+                tasks[what] = bar.add_task(label, total=total)
+            bar.update(tasks[what], completed=done, total=total)
 
-            summary = create_backup(settings, file, force=force, progress=report)
-    except NotSQLite as exc:
-        _postgres_advice(exc)
-    except BackupError as exc:
-        fail(str(exc))
-    counts = summary.counts
+        summary = create_backup(settings, file, force=force, progress=report)
     console.print(
-        f"Backup written to {summary.path} ({_size(summary.size)}): {_contents(counts)} "
+        f"Backup written to {summary.path} ({_size(summary.size)}): {_contents(summary.counts)} "
         f"(migration {summary.revision}); "
         f"with {_extras(summary.files)}.",
         highlight=False,
@@ -86,23 +82,31 @@ def restore(file: Path, force: bool) -> None:
     version knows) before anything is touched; the current files are moved to
     <data dir>/before-restore-<time>/, and the database is migrated to this version.
     """
-    from tendero.backup import BackupError, NotSQLite, restore_backup
+    from tendero.backup import restore_backup
 
     settings = get_settings()
-    try:
+    with _refusals():
         summary = restore_backup(settings, file, force=force)
-    except NotSQLite as exc:
-        _postgres_advice(exc)
-    except BackupError as exc:
-        fail(str(exc))
-    counts = summary.counts
     console.print(
         f"Restored {summary.path} (taken {summary.created_at} by Tendero {summary.version}): "
-        f"{_contents(counts)}.",
+        f"{_contents(summary.counts)}.",
         highlight=False,
     )
     if summary.moved_aside is not None:
         console.print(f"The files it replaced are in {summary.moved_aside}.", highlight=False)
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """PostgreSQL gets the pg_dump advice (exit 2), a refused file its reason (exit 1)."""
+    from tendero.backup import BackupError, NotSQLite
+
+    try:
+        yield
+    except NotSQLite as exc:
+        _postgres_advice(exc)
+    except BackupError as exc:
+        fail(str(exc))
 
 
 def _postgres_advice(exc: NotSQLite) -> NoReturn:

@@ -16,6 +16,7 @@ process delays the app's writes instead of failing them with "database is locked
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -64,9 +65,13 @@ def is_disconnect(exc: BaseException) -> bool:
     database is back. Covers the app's engines (SQLAlchemy) and the PostgreSQL
     checkpointer (psycopg)."""
     if isinstance(exc, sa.exc.DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(
-            exc, sa.exc.OperationalError | sa.exc.InterfaceError
-        )
+        if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+            return True
+        if isinstance(exc.orig, sqlite3.Error):
+            # SQLite's OperationalError also means "no such table" or a damaged file,
+            # which no retry mends: only a lock held too long passes.
+            return is_locked_error(exc)
+        return isinstance(exc, sa.exc.OperationalError)
     if isinstance(exc, OSError):  # refused, reset, timed out (TimeoutError is one)
         return True
     try:
