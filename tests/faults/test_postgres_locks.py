@@ -31,8 +31,12 @@ async def admin(pg_url: str) -> AsyncIterator[Database]:
 
 
 async def terminate(admin: Database, pid: int) -> None:
+    """End the backend ``pid`` and wait until it is gone (without a timeout the call only
+    signals it, and its locks may still show for a moment)."""
     async with admin.session() as session:
-        killed = await session.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killed = await session.scalar(
+            sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid}
+        )
     assert killed
 
 
