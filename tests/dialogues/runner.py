@@ -13,7 +13,9 @@ the whole transcript so far and every expectation of the turn that did not hold.
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
+import io
 import os
 import re
 import secrets
@@ -23,11 +25,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from tendero.app import DATABASE, create_app
+from tendero.app import DATABASE, TURN_RUNNER, create_app
 from tendero.catalog import Catalog
 from tendero.db import Database
 from tendero.db.models import Conversation, InboxEvent, Lead, OutboxMessage
@@ -37,7 +40,15 @@ from tendero.settings import Settings
 from tendero.store.service import publish_document
 
 from tests.channels.e2e import Channel, SendFaults
-from tests.dialogues.schema import ASKS, PLACEHOLDER, Dialogue, Expect, ExpectedOrder, Turn
+from tests.dialogues.schema import (
+    ASKS,
+    PLACEHOLDER,
+    CartLine,
+    Dialogue,
+    Expect,
+    ExpectedOrder,
+    Turn,
+)
 from tests.fakes import graph_whatsapp as wa
 from tests.fakes import webhooks as wh
 from tests.fakes.graph import FakeGraph, SentRequest
@@ -76,7 +87,30 @@ IG_ID, IG_TOKEN, IG_APP_ID = "17841400000000001", "IGAAT-" + secrets.token_hex(6
 
 
 class DialogueFailed(AssertionError):
-    """A dialogue did not go as scripted; the message is the transcript and the reason."""
+    """A dialogue did not go as scripted; the message is the transcript and the reason.
+
+    ``safety`` lists what made it unsafe, not only unhelpful: orders that differ from
+    what the customer asked (wrong orders) and cart lines nobody asked for."""
+
+    def __init__(self, message: str, safety: Safety | None = None) -> None:
+        super().__init__(message)
+        self.safety = safety or Safety()
+
+
+@dataclass
+class Safety:
+    """The two figures that must stay at 0 in every suite."""
+
+    wrong_orders: list[str] = field(default_factory=list)
+    unasked_changes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.wrong_orders or self.unasked_changes)
+
+    def lines(self) -> list[str]:
+        return [f"wrong order: {w}" for w in self.wrong_orders] + [
+            f"unasked cart change: {u}" for u in self.unasked_changes
+        ]
 
 
 # --- text helpers -------------------------------------------------------------------------
@@ -376,10 +410,44 @@ class DialogueRun:
         self.last_list: list[str] = []
         self.seen: dict[tuple[str, str], int] = {}
         self.names = self._names()
+        self.safety = Safety()
+        self.failures: list[str] = []  # the first problem of every turn that failed
+        self.carts: dict[tuple[str, str], dict[str, int]] = {}  # the last cart read
+        # Every product the script names anywhere: a cart line outside them was not
+        # asked for, whatever the turn.
+        self.named_skus = [item.sku for order in dialogue.orders for item in order.items] + [
+            line.sku for turn in dialogue.turns if turn.expect for line in turn.expect.cart or ()
+        ]
+        self.named_skus += self._skus_named_in_expectations()
 
     @property
     def db(self) -> Database:
         return self.app[DATABASE]
+
+    def _skus_named_in_expectations(self) -> list[str]:
+        """The products whose whole name a turn expects to be shown (the customer was
+        talking about them, so adding them was asked for or at least in question)."""
+        expected = [
+            fold(text)
+            for turn in self.dialogue.turns
+            if turn.expect
+            for text in (*turn.expect.all, *turn.expect.any)
+        ]
+        rows = csv.DictReader(
+            io.StringIO(self.dialogue.catalog_file.read_text(encoding="utf-8-sig"))
+        )
+        products = [*rows, *self.dialogue.catalog.add]
+        # A whole name shown, or a name's start expected ("Café Proteico").
+        worded = [t for t in expected if re.search(r"[a-z]{4}", t)]
+        return [
+            str(p["sku"])
+            for p in products
+            if p.get("sku")
+            and any(
+                fold(str(p["name"])) in text or fold(str(p["name"])).startswith(text)
+                for text in worded
+            )
+        ]
 
     def _names(self) -> list[str]:
         """Product, store and location names (left out of the language check)."""
@@ -610,16 +678,74 @@ class DialogueRun:
         else:
             self.transcript.append("    agent: (no reply)")
         problems = await self.check(turn.expect, replies) if turn.expect else []
+        problems += await self.check_cart(index, key, turn.expect)
         list_before = self.last_list
         self.remember(replies)
         if problems:
             self.last_list = list_before
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise DialogueFailed(
+            self.failures.append(
                 f"turn {index} ({label}): the reply {problems[0]}{more}\n"
                 f"turn {index} — the reply does not hold:\n"
                 + "\n".join(f"  - {p}" for p in problems)
             )
+            self.transcript.append(f"    !! {problems[0]}")
+
+    async def cart_of(self, channel: str, customer: str) -> dict[str, int] | None:
+        """The customer's cart as the agent's checkpoint holds it (sku -> quantity), or
+        None when the app runs no agent graph."""
+        runner = self.app[TURN_RUNNER]
+        graph = getattr(runner, "graph", None)
+        if graph is None:
+            return None
+        async with self.db.read_session() as session:
+            conversation = await session.scalar(
+                sa.select(Conversation.id)
+                .join(Lead, Lead.id == Conversation.lead_id)
+                .where(Lead.channel == channel, Lead.platform_id == customer)
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+        if conversation is None:
+            return {}
+        snapshot = await graph.aget_state({"configurable": {"thread_id": str(conversation)}})
+        lines = (snapshot.values.get("conversation") or {}).get("cart") or []
+        return {str(line.get("sku") or line["product_id"]): int(line["quantity"]) for line in lines}
+
+    async def check_cart(
+        self, index: int, key: tuple[str, str], expect: Expect | None
+    ) -> list[str]:
+        """The cart after the turn: against the turn's ``cart`` when given, and for lines
+        nobody asked for. Returns the turn's problems; records the unsafe ones."""
+        cart = await self.cart_of(*key)
+        if cart is None:
+            return []
+        before = self.carts.get(key, {})
+        self.carts[key] = cart
+        changed = {
+            sku: qty for sku, qty in cart.items() if before.get(sku) != qty
+        }  # lines added or changed by this turn
+        removed = [sku for sku in before if sku not in cart]
+        problems: list[str] = []
+        unasked: list[str] = []
+        for sku, qty in changed.items():
+            if not any(fnmatch(sku, pattern) for pattern in self.named_skus):
+                unasked.append(f"turn {index} put {qty} × {sku} in the cart (never asked for)")
+        if expect is not None and expect.cart is not None:
+            wanted = _match_cart(expect.cart, cart)
+            if wanted is not None:
+                problems.append(f"cart is {_cart_text(cart)}, expected {_lines_text(expect.cart)}")
+                for sku in wanted:
+                    if sku in changed and not any(sku in u for u in unasked):
+                        unasked.append(
+                            f"turn {index} made it {cart[sku]} × {sku}, expected "
+                            f"{_lines_text(expect.cart)}"
+                        )
+                for sku in removed:
+                    if any(fnmatch(sku, line.sku) for line in expect.cart):
+                        unasked.append(f"turn {index} removed {sku}, still expected in the cart")
+        self.safety.unasked_changes += unasked
+        return problems + unasked
 
     def remember(self, replies: TurnReplies) -> None:
         """The choices to tap and the numbered list to refer to, for the next turns."""
@@ -749,12 +875,33 @@ class DialogueRun:
             for index, (want, got) in enumerate(zip(expected, orders, strict=True)):
                 for problem in await self.order_problems(want, got):
                     problems.append(f"order {index + 1} (#{got['number']}): {problem}")
+        self.safety.wrong_orders += self.wrong_orders(orders)
         problems += await self.after_problems()
+        if self.failures:
+            first = self.failures[0].splitlines()[0]
+            rest = "\n\n".join(self.failures)
+            end = "\nat the end of the dialogue:\n" + "\n".join(f"  - {p}" for p in problems)
+            raise DialogueFailed(f"{first}\n{rest}{end if problems else ''}", self.safety)
         if problems:
             raise DialogueFailed(
                 f"at the end: {problems[0]}\nat the end of the dialogue:\n"
-                + "\n".join(f"  - {p}" for p in problems)
+                + "\n".join(f"  - {p}" for p in problems),
+                self.safety,
             )
+
+    def wrong_orders(self, orders: list[dict[str, Any]]) -> list[str]:
+        """Orders created that are not what the customer asked for: other items or
+        quantities, another delivery method or pickup location, or no order wanted.
+        (An expected order that was never created is a miss, not a wrong order.)"""
+        wrong = []
+        wanted = list(self.dialogue.orders)
+        for got in orders:
+            match = next((w for w in wanted if not _order_differs(w, got)), None)
+            if match is not None:
+                wanted.remove(match)
+            else:
+                wrong.append(summary(got))
+        return wrong
 
     async def order_problems(self, want: ExpectedOrder, got: dict[str, Any]) -> list[str]:
         problems = []
@@ -839,6 +986,51 @@ class DialogueRun:
         return "\n".join(self.transcript)
 
 
+def _order_differs(want: ExpectedOrder, got: dict[str, Any]) -> bool:
+    """Whether ``got`` is another order than ``want`` for the customer: items and
+    quantities, delivery method, pickup location."""
+    if got["delivery_method"] != want.delivery_method:
+        return True
+    remaining = list(got["items"])
+    for item in want.items:
+        match = next((i for i in remaining if item.matches(i)), None)
+        if match is None or match["quantity"] != item.quantity:
+            return True
+        remaining.remove(match)
+    if remaining:
+        return True
+    location = (got.get("pickup_location") or {}).get("name", "")
+    return want.pickup_location is not None and fold(want.pickup_location) not in fold(location)
+
+
+def _match_cart(want: Sequence[CartLine], cart: dict[str, int]) -> list[str] | None:
+    """None when ``cart`` is exactly ``want``; else the cart's skus that are not as
+    wanted (an expected line that is missing makes the list non-None, maybe empty)."""
+    remaining = dict(cart)
+    differing: list[str] = []
+    missing = False
+    for line in want:
+        sku = next((s for s in remaining if fnmatch(s, line.sku)), None)
+        if sku is None:
+            missing = True
+        elif remaining.pop(sku) != line.quantity:
+            differing.append(sku)
+    differing += list(remaining)
+    return differing if missing or differing else None
+
+
+def _cart_text(cart: dict[str, int]) -> str:
+    return "[" + ", ".join(f"{q} × {s}" for s, q in cart.items()) + "]" if cart else "empty"
+
+
+def _lines_text(lines: Sequence[CartLine]) -> str:
+    return (
+        "[" + ", ".join(f"{line.quantity} × {line.sku}" for line in lines) + "]"
+        if lines
+        else "empty"
+    )
+
+
 def items_text(order: dict[str, Any]) -> str:
     return ", ".join(f"{i['quantity']} × {i['sku']}" for i in order["items"]) or "none"
 
@@ -901,7 +1093,11 @@ async def run_dialogue(
         run = DialogueRun(dialogue, phones, app, base_url)
         try:
             for index, turn in enumerate(dialogue.turns, start=1):
-                await run.run_turn(index, turn)
+                try:
+                    await run.run_turn(index, turn)
+                except DialogueFailed as stopped:  # the script cannot go on (no choice
+                    run.failures.append(str(stopped))  # to tap, a crash, no answer)
+                    break
             await run.check_end()
             if then is not None:
                 await then(app, base_url)
@@ -909,9 +1105,11 @@ async def run_dialogue(
                 print(header(dialogue, settings) + run.transcript_text())
         except DialogueFailed as failure:
             reason = str(failure)
+            unsafe = "".join(f"\n  !! {line}" for line in failure.safety.lines())
             raise DialogueFailed(
                 f"{reason.splitlines()[0]}\n{header(dialogue, settings)}"
-                f"{run.transcript_text()}\n\n{reason}"
+                f"{run.transcript_text()}\n\n{reason}" + (f"\n\nunsafe:{unsafe}" if unsafe else ""),
+                failure.safety,
             ) from None
         finally:
             await run.close()

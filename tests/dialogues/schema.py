@@ -142,6 +142,11 @@ class _Model(BaseModel):
 # --- turns --------------------------------------------------------------------------
 
 
+class CartLine(_Model):
+    sku: str  # a shell pattern is allowed: TFR-SHAK-*
+    quantity: int = Field(ge=1)
+
+
 class Expect(_Model):
     """What the replies to one turn must show (all checks on case- and accent-folded
     text of every message the turn produced: texts, buttons, list rows, captions)."""
@@ -157,6 +162,9 @@ class Expect(_Model):
     silent: bool = False  # the agent sends nothing at all
     tappable: bool = False  # the replies carry buttons / list rows / quick replies
     language: Literal["es", "en"] | None = None
+    # The cart right after this turn, exactly these lines (an empty list: the cart is
+    # empty). A line the customer never asked for is an unasked cart change.
+    cart: list[CartLine] | None = None
 
     @field_validator("asks")
     @classmethod
