@@ -3,6 +3,7 @@ the real webhook endpoint, the real agent, the fake Graph API (see runner.py).""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from tests.dialogues.conftest import record_safety
 from tests.dialogues.runner import DialogueFailed, run_dialogue
 from tests.dialogues.schema import DialogueError, dialogue_files, load_dialogue
 
-FILES = dialogue_files()
+# TENDERO_DIALOGUE_FOLDERS=blind-zapateria,heldout-cafe runs only those folders' dialogues.
+_FOLDERS = {f for f in os.environ.get("TENDERO_DIALOGUE_FOLDERS", "").split(",") if f}
+FILES = [p for p in dialogue_files() if not _FOLDERS or p.parent.name in _FOLDERS]
 
 
 def _cases() -> list[object]:
