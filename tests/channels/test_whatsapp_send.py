@@ -310,6 +310,38 @@ async def test_a_list_with_long_titles_descriptions_and_label_fits(setup: Setup)
     assert all(len(r["title"]) <= 24 and len(r["description"]) <= 72 for r in section_rows)
 
 
+async def test_list_rows_of_variants_show_what_differs(setup: Setup) -> None:
+    rows = tuple(
+        ListRow(f"product:{n}", f"Base de Maquillaje HD Tono {shade}", "$459.00")
+        for n, shade in enumerate(("110 Porcelana", "120 Marfil", "130 Beige", "140 Arena"))
+    )
+    await setup.channel.send(out("¿Qué tono?", list_rows=rows))
+    (sent,) = setup.graph.sent
+    [section] = sent.json["interactive"]["action"]["sections"]
+    assert [r["id"] for r in section["rows"]] == [r.id for r in rows]
+    for shown, row, shade in zip(section["rows"], rows, ("110", "120", "130", "140"), strict=True):
+        assert shade in shown["title"] and len(shown["title"]) <= 24
+        # The title was shortened: the description has the whole name, then the price.
+        assert shown["description"] == f"{row.title} · $459.00"
+    assert len({r["title"] for r in section["rows"]}) == 4
+
+
+async def test_buttons_differing_in_the_middle_stay_apart(setup: Setup) -> None:
+    buttons = tuple(
+        Button(f"product:{flavour.lower()}", f"Proteína Whey Isolate {flavour} 2 lb")
+        for flavour in ("Chocolate", "Vainilla", "Fresa")
+    )
+    await setup.channel.send(out("¿Qué sabor?", buttons=buttons))
+    (sent,) = setup.graph.sent
+    shown = sent.json["interactive"]["action"]["buttons"]
+    assert [b["reply"]["id"] for b in shown] == [b.id for b in buttons]
+    assert [b["reply"]["title"] for b in shown] == [
+        "…Chocolate 2 lb",
+        "…Vainilla 2 lb",
+        "Proteína… Fresa 2 lb",
+    ]
+
+
 async def test_images_by_link_with_caption_or_followed_by_text(setup: Setup) -> None:
     link = "https://cdn.example.com/p/sku123.jpg"
     await setup.channel.send(out("Vestido azul – $1,249.50", image_url=link))

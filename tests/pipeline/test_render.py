@@ -88,9 +88,44 @@ def test_an_image_carries_its_caption_where_the_channel_allows() -> None:
     assert [(m.image_url, m.text) for m in fb] == [("https://x/y.jpg", ""), (None, "Mira")]
 
 
-def test_titles_equal_after_cutting_are_numbered() -> None:
+def test_titles_equal_after_cutting_keep_the_words_that_differ() -> None:
     same = [Choice(id=str(i), title="Pantalón de mezclilla azul " + "x" * i) for i in range(3)]
     [message] = render(Reply(text="¿Cuál?", choices=same), "w", "u1", WHATSAPP_LIKE)
     titles = [b.title for b in message.buttons]
-    assert len(set(titles)) == 3 and titles[0].startswith("1.")
+    assert titles == ["Pantalón de… azul", "Pantalón de… azul x", "Pantalón de… azul xx"]
+    assert [b.id for b in message.buttons] == ["0", "1", "2"]
     assert not WHATSAPP_LIKE.problems(message)
+
+
+def test_identical_titles_are_numbered() -> None:
+    twins = [Choice(id=f"p{i}", title="Vestido largo de fiesta rojo") for i in range(2)]
+    [message] = render(Reply(text="¿Cuál?", choices=twins), "w", "u1", WHATSAPP_LIKE)
+    titles = [b.title for b in message.buttons]
+    assert titles[0].startswith("1. ") and titles[1].startswith("2. ")
+    assert not WHATSAPP_LIKE.problems(message)
+
+
+def test_list_rows_of_variants_show_the_size_and_the_full_name_with_the_price() -> None:
+    shoes = [
+        Choice(f"product:{size}", f"Tenis Running Negro Talla {size}", "$1,299.00")
+        for size in (24, 25, 26, 27)
+    ]
+    [message] = render(Reply(text="¿Qué talla?", choices=shoes), "w", "u1", WHATSAPP_LIKE)
+    assert [(r.id, r.title, r.description) for r in message.list_rows] == [
+        (f"product:{size}", f"Tenis Running Negro… {size}", f"{c.title} · $1,299.00")
+        for size, c in zip((24, 25, 26, 27), shoes, strict=True)
+    ]
+    assert not WHATSAPP_LIKE.problems(message)
+
+
+def test_quick_replies_of_flavours_differing_in_the_middle_stay_apart() -> None:
+    flavours = [
+        Choice(f"product:{n}", f"Proteína Whey Isolate {flavour} 2 lb", "$899.00")
+        for n, flavour in enumerate(("Chocolate", "Vainilla", "Fresa", "Cookies"))
+    ]
+    [message] = render(Reply(text="¿Qué sabor?", choices=flavours), "f", "u1", MESSENGER_LIKE)
+    titles = [b.title for b in message.buttons]
+    assert [b.id for b in message.buttons] == [c.id for c in flavours]
+    for title, flavour in zip(titles, ("Chocolate", "Vainilla", "Fresa", "Cookies"), strict=True):
+        assert flavour in title and len(title) <= 20
+    assert not MESSENGER_LIKE.problems(message)

@@ -29,6 +29,8 @@ Result codes (``ok`` first, then problems):
 * confirm: ``order_created`` / ``cart_empty``, ``step_missing``, ``quote_required``,
   ``cart_changed``, ``out_of_stock``, ``price_changed``, ``order_invalid``
 * attach_receipt: ``receipt_attached`` / ``not_awaiting_receipt``
+* keep_early_receipt: ``receipt_kept`` / ``receipt_rejected``, ``too_many_receipts``
+* order_status: ``order_status`` / ``order_not_found``, ``no_orders``
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -54,9 +57,17 @@ from tendero.agent.checkout import (
     step_fields,
     step_missing,
 )
-from tendero.agent.state import ADDRESS_KEYS, CartItem, ConversationState, QuotedTotals
+from tendero.agent.state import (
+    ADDRESS_KEYS,
+    CartItem,
+    ConversationState,
+    KeptReceipt,
+    QuotedTotals,
+)
 from tendero.catalog import Catalog, ProductView
 from tendero.catalog.service import as_fingerprint, fingerprint_columns
+from tendero.conversations.media import MediaRejected, extension_for
+from tendero.db.types import utcnow
 from tendero.errors import NotFound, ValidationFailed
 from tendero.money import to_decimal, to_json
 from tendero.orders.events import order_transaction
@@ -68,9 +79,11 @@ from tendero.orders.service import (
     add_note,
     attach_receipt,
     create_order,
+    get_order,
+    latest_order_for_lead,
     order_for_source_event,
 )
-from tendero.orders.status import DeliveryMethod
+from tendero.orders.status import DeliveryMethod, OrderStatus, PaymentStatus
 from tendero.orders.totals import CartLine, Quote, missing_for_free_shipping, quote
 from tendero.store.document import Location, StoreDocument, Workflow
 from tendero.store.service import (
@@ -89,6 +102,14 @@ if TYPE_CHECKING:
 EMAIL_RE = re.compile(r"[^@\s,;<>()]+@[^@\s,;<>()]+\.[^@\s,;<>().]{2,}")
 # The published settings documents seen, per Database (a process normally has one).
 _PUBLISHED: weakref.WeakKeyDictionary[Database, PublishedDocuments] = weakref.WeakKeyDictionary()
+# Receipts kept before an order exists, at most (a customer sends one, maybe two).
+MAX_EARLY_RECEIPTS = 10
+# Where tendero.conversations.media.store_media puts every file, under the data folder,
+# and the longest path and media type a receipt row holds.
+MEDIA_FOLDER = "media"
+MAX_MEDIA_PATH, MAX_MEDIA_TYPE = 500, 100
+# Order numbers fit a signed 64-bit column; a longer number typed in a chat is no order.
+MAX_ORDER_NUMBER = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -196,6 +217,7 @@ class _Made(NamedTuple):
     deposit: Decimal
     ready_at: datetime | None
     email: str
+    receipt_paths: frozenset[str]
 
     @classmethod
     def of(cls, order: Order) -> _Made:
@@ -208,6 +230,35 @@ class _Made(NamedTuple):
             order.deposit_amount,
             order.ready_at,
             order.email,
+            frozenset(receipt.file_path for receipt in order.receipts),
+        )
+
+
+class _Seen(NamedTuple):
+    """What a status answer needs of an order, read while its session is open."""
+
+    number: int
+    status: str
+    payment_status: str
+    delivery_method: str
+    currency: str
+    total: Decimal
+    deposit: Decimal
+    ready_at: datetime | None
+    pickup_location: dict[str, str] | None
+
+    @classmethod
+    def of(cls, order: Order) -> _Seen:
+        return cls(
+            order.number,
+            order.status,
+            order.payment_status,
+            order.delivery_method,
+            order.currency,
+            order.total,
+            order.deposit_amount,
+            order.ready_at,
+            dict(order.pickup_location) if order.pickup_location else None,
         )
 
 
@@ -305,6 +356,16 @@ class Commerce:
             return _problem("no_results", query=query)
         state.last_list = [p.id for p in products]
         return _ok("found", query=query, products=[_product_data(p) for p in products])
+
+    async def products(self, state: ConversationState, product_ids: list[int]) -> ActionResult:
+        """These products (active ones, in this order) as a list; they become
+        ``state.last_list``."""
+        views = {p.id: p for p in await self.catalog.get_many(product_ids)}
+        products = [views[i] for i in product_ids if i in views and views[i].active]
+        if not products:
+            return _problem("no_results", query="")
+        state.last_list = [p.id for p in products]
+        return _ok("found", query="", products=[_product_data(p) for p in products])
 
     async def show_product(self, state: ConversationState, product_id: int) -> ActionResult:
         product = await self._get(product_id)
@@ -762,6 +823,11 @@ class Commerce:
                     # Fields of plugin checkout steps travel with the order as a note.
                     details = "; ".join(f"{k}: {v}" for k, v in sorted(state.extra.items()))
                     await add_note(session, order.number, details, author="agent")
+                # Receipts sent before the order existed go on it in the same transaction:
+                # the first moves the payment to proof_received (the merchant is notified
+                # after commit, as for any receipt); an order is never made without them.
+                for kept in state.early_receipts:
+                    await attach_receipt(session, order.number, kept.path, kept.media_type)
                 made = _Made.of(order)
         except OutOfStock as exc:
             return await self._sold_out(state, exc)
@@ -793,6 +859,9 @@ class Commerce:
         awaiting = made.payment_status == "awaiting_payment"
         currency = made.currency
         due = made.total if shipping else made.deposit
+        # The early receipts now on the order (all of them, unless a receipt was kept
+        # after an earlier run of this message made the order: that one waits on).
+        attached = [kept for kept in state.early_receipts if kept.path in made.receipt_paths]
         data: dict[str, Any] = {
             "order_number": made.number,
             "delivery_method": made.delivery_method,
@@ -803,6 +872,9 @@ class Commerce:
             "amount_due_now": to_json(due if awaiting else Decimal(0), currency),
             "email": made.email,
             "bank_account": None,
+            "receipts_attached": len(attached),
+            # What the attached receipts should cover (total, or the pickup deposit).
+            "receipt_amount": to_json(due, currency) if attached else None,
         }
         account = order_store.default_bank_account
         if awaiting and account is not None:
@@ -819,6 +891,10 @@ class Commerce:
             data["ready_now"] = order_store.pickup.preparation_minutes == 0
             data["ready_at"] = _local_iso(made.ready_at, order_store.company.timezone)
         state.reset_after_order(made.number, awaiting_receipt=awaiting)
+        if attached:
+            # A later photo is a clearer copy or another transfer: it goes on this order.
+            state.receipt_sent = True
+            state.early_receipts = [k for k in state.early_receipts if k not in attached]
         # Kept for "when will it be ready?" (None after a shipping order).
         state.last_ready_at = data.get("ready_at")
         state.last_pickup = data.get("pickup_location")
@@ -867,8 +943,152 @@ class Commerce:
         state.receipt_sent = True
         return _ok("receipt_attached", order_number=number, payment_status="proof_received")
 
+    async def keep_early_receipt(
+        self,
+        state: ConversationState,
+        path: str,
+        media_type: str,
+    ) -> ActionResult:
+        """Keep a transfer receipt sent before its order exists (when no order awaits
+        one: try :meth:`attach_receipt` first); :meth:`confirm` attaches it to the order
+        it creates. ``path`` is where the media store put the file (relative to the data
+        folder, under ``media/``); the file stays there, only its path is kept.
+
+        Emptying or cancelling the cart does not drop it: it is the customer's money, so
+        it waits in ``state.early_receipts`` for the next order this conversation
+        confirms, and meanwhile the merchant sees the photo in the conversation. The same
+        file kept twice (a turn run again) is kept once.
+        """
+        path = path.strip()
+        if not _stored_media(path, media_type):
+            return _problem("receipt_rejected", media_type=media_type)
+        if all(kept.path != path for kept in state.early_receipts):
+            if len(state.early_receipts) >= MAX_EARLY_RECEIPTS:
+                return _problem("too_many_receipts", kept=len(state.early_receipts))
+            state.early_receipts.append(KeptReceipt(path=path, media_type=media_type))
+        return _ok(
+            "receipt_kept",
+            kept=len(state.early_receipts),
+            cart_empty=not state.cart,
+            in_checkout=state.checkout,
+            step=state.step,
+        )
+
+    # --- orders already made ------------------------------------------------------------
+
+    async def order_status(self, state: ConversationState, number: int | None) -> ActionResult:
+        """How an order of this conversation's customer is doing: order ``number``, or,
+        when ``None``, the lead's latest order. Only the lead's own orders are read: a
+        number of another customer's order gets ``order_not_found``, exactly as a number
+        that does not exist (and so does any number without a lead to check against)."""
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, int) or number < 1
+        ):
+            return _problem("order_not_found", order_number=None)
+        if self.lead_id is None:  # nobody to check the order against: nothing to show
+            if number is None:
+                return _problem("no_orders")
+            return _problem("order_not_found", order_number=number)
+        async with self.db.read_session() as session:
+            if number is None:
+                order = await latest_order_for_lead(session, self.lead_id)
+                if order is None:
+                    return _problem("no_orders")
+            else:
+                order = None
+                if number <= MAX_ORDER_NUMBER:
+                    try:
+                        order = await get_order(session, number)
+                    except NotFound:
+                        pass
+                if order is None or order.lead_id != self.lead_id:
+                    return _problem("order_not_found", order_number=number)
+            seen = _Seen.of(order)
+        store = await self.store()
+        return _ok("order_status", **self._status_data(seen, store))
+
+    def _status_data(self, seen: _Seen, store: StoreDocument) -> dict[str, Any]:
+        currency = seen.currency
+        pickup = seen.delivery_method == DeliveryMethod.PICKUP.value
+        unpaid = seen.payment_status in (
+            PaymentStatus.AWAITING_PAYMENT.value,
+            PaymentStatus.REJECTED.value,
+        )
+        cancelled = seen.status == OrderStatus.CANCELLED.value
+        data: dict[str, Any] = {
+            "order_number": seen.number,
+            "status": seen.status,
+            "payment_status": seen.payment_status,
+            "delivery_method": seen.delivery_method,
+            "currency": currency,
+            "total": to_json(seen.total, currency),
+            "deposit_amount": to_json(seen.deposit, currency),
+            # What the customer still has to transfer (a cancelled order: nothing).
+            "amount_due_now": to_json(
+                (seen.deposit if pickup else seen.total) if unpaid and not cancelled else 0,
+                currency,
+            ),
+            "bank_account": None,
+            "pickup_location": None,
+            "ready_now": False,
+            "ready_at": None,
+            "ready_due": False,
+        }
+        account = store.default_bank_account
+        if unpaid and not cancelled and account is not None:
+            data["bank_account"] = {
+                "bank_name": account.bank_name,
+                "account_holder": account.account_holder,
+                "account_number": account.account_number,
+                "notes": account.notes,
+            }
+        if pickup and seen.pickup_location:
+            # The place the order was made for; hours and map from the store's settings.
+            name = seen.pickup_location.get("name", "")
+            place = {"name": name, "address": seen.pickup_location.get("address", "")}
+            current = next((loc for loc in store.locations if loc.name == name), None)
+            place["hours"] = current.hours if current else ""
+            place["map_url"] = current.map_url if current else ""
+            data["pickup_location"] = place
+        if pickup:
+            if seen.status == OrderStatus.READY_FOR_PICKUP.value:
+                data["ready_now"] = True
+            elif seen.status in (OrderStatus.NEW.value, OrderStatus.PREPARING.value):
+                ready_at = seen.ready_at
+                if ready_at is not None and ready_at.tzinfo is None:
+                    ready_at = ready_at.replace(tzinfo=UTC)
+                if ready_at is not None and ready_at > utcnow():
+                    data["ready_at"] = _local_iso(ready_at, store.company.timezone)
+                else:
+                    # The preparation time has passed; the merchant has not marked it
+                    # ready (yet): "it should be ready by now", not "it is ready".
+                    data["ready_due"] = True
+        return data
+
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _stored_media(path: str, media_type: str) -> bool:
+    """Whether ``path`` is a file as the media store keeps them (relative to the data
+    folder, inside ``media/``, no way out of it) of a type it keeps (images, PDF)."""
+    parts = PurePosixPath(path).parts
+    if (
+        not path
+        or len(path) > MAX_MEDIA_PATH
+        or len(media_type) > MAX_MEDIA_TYPE
+        or "\\" in path
+        or PurePosixPath(path).is_absolute()
+        or len(parts) < 2
+        or parts[0] != MEDIA_FOLDER
+        or ".." in parts
+    ):
+        return False
+    try:
+        extension_for(media_type)
+    except MediaRejected:
+        return False
+    return True
 
 
 def _offers(workflow: Workflow, method: DeliveryMethod) -> bool:

@@ -36,29 +36,27 @@ from tendero.agent.checkout import (
     PICKUP_LOCATION,
     SHIPPING_ADDRESS,
 )
+from tendero.agent.items import InPlay, Resolution, resolve
 from tendero.agent.nlu import (
-    CartEdit,
     delivery_choice,
     extract_email,
     extract_postal_code,
-    extract_quantity_and_rest,
     is_checkout,
     is_human_request,
     is_show_cart,
     mentioned_currency,
     parse_address,
-    parse_cart_edit,
     parse_quantity,
     parse_reference,
     side_question,
     yes_no,
 )
 from tendero.agent.nlu.matching import has_phrase, starts_with, tokens
+from tendero.agent.nlu.reading import Mention, read
 from tendero.agent.nlu.vocab import (
     FILLER_WORDS,
     GREETINGS,
     HUMAN_PHRASES,
-    REMOVE_VERBS,
     STREET_TYPES,
     TENS_EN,
     TENS_ES,
@@ -71,11 +69,6 @@ from tendero.text import fold
 
 # --- vocabulary of this brain (the shared one is in tendero.agent.nlu.vocab) --------------
 
-ADD_PHRASES = (
-    "agrega", "agregame", "agrégame", "agregar", "añade", "anade", "añademe", "suma",
-    "sumale", "tambien", "también", "aparte", "ademas", "además", "y una", "y un", "y dos",
-    "add", "also", "plus", "as well", "too", "another", "otra", "otro",
-)  # fmt: skip
 BUY_PHRASES = (
     "regalas", "me regalas", "regalame", "me pasas", "pasame", "lemme get", "let me get",
     "grab", "i'll grab", "take", "aparta", "apartame", "reservame", "separame", "encargo",
@@ -101,16 +94,6 @@ DEPOSIT_PHRASES = (
     "anticipo", "deposito", "depósito", "adelanto", "enganche", "deposit", "down payment",
     "upfront", "advance payment",
 )  # fmt: skip
-INFO_PHRASES = (
-    *STOCK_QUESTION_PHRASES,
-    "info", "informacion", "información", "detalles", "mas detalles", "que tal es",
-    "como es", "cuentame", "cuéntame", "tell me more", "details", "more about", "what is",
-    "describe", "specs", "cuanto cuesta", "cuanto cuestan", "cuanto sale", "cuanto salen",
-    "que precio", "precio", "how much", "price", "cost", "para cuantas personas",
-    "cuantas personas", "cuantas porciones", "cuantas rebanadas", "cuanto rinde", "rinde",
-    "how many servings", "how many people", "serves", "servings", "de que tamano",
-    "que tamanos", "what sizes", "which sizes", "ingredientes", "ingredients",
-)  # fmt: skip
 SAME_DETAILS_PHRASES = (
     "misma direccion", "la misma", "mismos datos", "la de la vez pasada",
     "igual que la vez pasada", "igual que la otra vez", "la de siempre", "como la vez pasada",
@@ -133,8 +116,6 @@ CHEAP_PHRASES = (
 PRICEY_PHRASES = (
     "mas cara", "mas caro", "mayor precio", "most expensive", "priciest", "highest price",
 )  # fmt: skip
-BIG_WORDS = frozenset("grande large big biggest largest mayor grandote xl".split())
-SMALL_WORDS = frozenset("chica chico pequena pequeno small smallest little mini".split())
 PAID_PHRASES = (
     "ya pague", "ya pagué", "ya transferi", "ya transferí", "ya deposite", "ya deposité",
     "ya hice la transferencia", "ya te pague", "pague", "transferi", "deposite",
@@ -156,10 +137,6 @@ PAYMENT_QUESTION_PHRASES = (
     "aceptan efectivo", "pago en efectivo", "contra entrega", "paypal", "mercado pago",
     "do you accept", "credit card", "debit card", "payment methods", "how can i pay",
     "how do i pay", "cash on delivery", "pay with card",
-)  # fmt: skip
-REMOVE_EXTRA_PHRASES = (
-    "scratch that", "scratch the", "forget the", "olvida el", "olvida la", "olvida los",
-    "olvida las", "never mind the", "nevermind the", "mejor sin",
 )  # fmt: skip
 CHANGE_PLACE_WORDS = (
     "mejor", "cambia", "cambiar", "cambiala", "cambialo", "en vez", "instead", "change",
@@ -253,24 +230,12 @@ _TIME_SPANS = re.compile(
     r"(?i)\b(?:\d+|un|una|dos|tres|cuatro|cinco|seis|one|two|three|four|five|six|a)\s+"
     r"(?:mes|meses|d[ií]as?|a[nñ]os?|semanas?|horas?|minutos?|months?|days?|years?|weeks?|hours?|minutes?)\b"
 )
-# A product code: letters and digits in dash-joined parts ("AFS-CREA-300").
-_SKU_LIKE = re.compile(r"\b[A-Za-z0-9]{2,}(?:-[A-Za-z0-9]+){1,4}\b")
 # "Mejor nada más el café", "just the cap": keep that line only.
 _ONLY = re.compile(
     r"(?i)^\s*(?:(?:bueno|ok|okay|mejor|better|actually|no)[\s,]+)*(?:nada\s+m[aá]s|solamente|s[oó]lo|just|only)\s+(?:el|la|los|las|the)?\s*(.+?)\s*[.!]?$"
 )
-# "scratch that, no creatine" / "sin la gorra": a cart line dropped.
-_NOT_ANY = re.compile(
-    r"(?i)(?:^|[,;.]\s*)(?:no|sin|without|no more)\s+(?:the\s+|el\s+|la\s+|los\s+|las\s+)?([a-záéíóúñü][\w\sáéíóúñü-]*)$"
-)
 # A too short or too long number after a US state code: a mistyped ZIP.
 _TRAILING_BAD_ZIP = re.compile(r"\b([A-Z]{2})\s+(\d{1,4}|\d{6,8})\s*$")
-# Several products in one message: "2 gorras negras y 3 shakers azules".
-_CHANGE_TO = re.compile(
-    r"(?i)^\s*(?:please\s+|porfa\s+)?(?:change|set|make|put|cambia|cambiar|cámbia|pon|ponme|deja|déjame|dejame)"
-    r"\s+(?:the\s+|el\s+|la\s+|los\s+|las\s+)?(.+?)\s+(?:to|a|en)\s+(\S+(?:\s+\S+)?)\s*[.!]?\s*$"
-)
-_ITEM_SEPARATORS = re.compile(r"\s*(?:,|;|\by\b|\band\b|&|\bplus\b|\badem[aá]s\b)\s*", re.I)
 # Whole-message "numbers" that are a choice in a list, not a quantity.
 _BARE_NUMBER = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)]?\s*$")
 TOO_MANY_OPTIONS = 8  # list at most this many products
@@ -319,14 +284,6 @@ ABBREVIATIONS = {
     "wanna": "want", "gotta": "need", "lemme": "let me", "pls.": "please",
     "porfis": "por favor", "porfas": "por favor", "pa": "para", "r": "are", "n": "and",
     "im": "i'm", "dont": "don't",
-}  # fmt: skip
-# Sizes as customers write them -> as catalogs do ("2 libras" -> "2 lb").
-UNIT_WORDS = {
-    "libra": "lb", "libras": "lb", "lbs": "lb", "pound": "lb", "pounds": "lb",
-    "gramos": "g", "gramo": "g", "gr": "g", "grs": "g", "grams": "g", "gram": "g",
-    "kilo": "kg", "kilos": "kg", "kgs": "kg", "kilogramos": "kg", "mililitros": "ml",
-    "litro": "l", "litros": "l", "liter": "l", "liters": "l", "litre": "l",
-    "onzas": "oz", "ounces": "oz",
 }  # fmt: skip
 # A whole word: not part of an email, a contraction ("I'd") or a code ("2x").
 _WORD = re.compile(r"(?<![\w.@'’-])[A-Za-zÁÉÍÓÚÑáéíóúñü]+(?![\w.@'’-])")
@@ -398,12 +355,6 @@ def _clean_address(text: str) -> str:
     return ", ".join(kept)
 
 
-def _size_words(text: str) -> list[str]:
-    """Folded words with sizes spelled the catalog's way: "2 libras" -> ["2", "lb"]."""
-    text = re.sub(r"(\d)([a-zA-Z])", r"\1 \2", fold(text))
-    return [UNIT_WORDS.get(w, w) for w in re.findall(r"[a-z0-9]+", text)]
-
-
 def _expand(text: str) -> str:
     return _WORD.sub(lambda m: ABBREVIATIONS.get(m.group(0).lower(), m.group(0)), text)
 
@@ -418,13 +369,6 @@ def _product_query(text: str, drop_numbers: bool = False) -> str:
         if w not in NOISE_WORDS and not (drop_numbers and (w in NUMBER_WORDS or w.isdigit()))
     ]
     return " ".join(kept)
-
-
-def _size_number(product: dict[str, Any]) -> float:
-    """The biggest number in a product's name and attributes (its size, roughly)."""
-    text = " ".join([product["name"], *map(str, (product.get("attributes") or {}).values())])
-    numbers = [float(n.replace(",", ".")) for n in re.findall(r"\d+(?:[.,]\d+)?", text)]
-    return max(numbers) if numbers else 0.0
 
 
 class _Reply:
@@ -459,6 +403,7 @@ class _Talk:
         self.commerce = turn.commerce
         self.out = _Reply()
         self.greeting = ""
+        self.question_about: list[tuple[Mention, Resolution]] = []
 
     @property
     def r(self) -> Any:
@@ -547,19 +492,19 @@ class _Talk:
                 await self.resume()
             return
         text = rest or text
+        await self.read_message(text)
         for handler in (
             self.human,
-            self.cart_edit,
+            self.items,
             self.cancel,
             self.show_cart,
             self.same_details,
             self.side_questions,
             self.delivery_switch,
-            self.extra_product,
+            self.item_question,
             self.location_switch,
             self.answer_to_question,
             self.checkout,
-            self.reference,
             self.awaiting_payment,
             self.bare_answer,
             self.product_request,
@@ -571,18 +516,323 @@ class _Talk:
 
     async def human(self, text: str) -> bool:
         # Exact words only: "encargar 10 conchas" is not "encargado".
-        if not (is_human_request(text) and _has(text, HUMAN_PHRASES, fuzzy=False)):
+        asked = is_human_request(text) and _has(text, HUMAN_PHRASES, fuzzy=False)
+        if not (asked or self.reading.person):
             return False
         self.turn.handoff = "customer_request"
         self.say(self.r.handoff())
         self.ask(None)
         return True
 
+    # --- items: reading -> resolution -> decision -------------------------------------
+
+    async def read_message(self, text: str) -> None:
+        """Read the message once (see :mod:`tendero.agent.nlu.reading`)."""
+        self.facets = await self.commerce.catalog.facets()
+        state = self.state
+        in_play = [*([state.focus] if state.focus is not None else []), *state.last_list]
+        if not in_play:
+            in_play = [line.product_id for line in state.cart]
+        locations = [location.name for location in self.turn.store.locations]
+        self.reading = read(
+            text, self.facets, expecting=state.asked, in_play=in_play, locations=locations
+        )
+
+    def in_play(self) -> InPlay:
+        state = self.state
+        return InPlay(state.last_list, state.focus, [line.product_id for line in state.cart])
+
+    async def items(self, text: str) -> bool:
+        """The products the message asks for, asks about or takes out, acted on only
+        when the reading is sure; otherwise a short question with choices."""
+        reading, state = self.reading, self.state
+        if state.focus is not None and any(not m.empty for m in reading.mentions):
+            for mention in reading.mentions:
+                if mention.empty and mention.quantity is not None:
+                    mention.pointer = True  # "quiero dos, y una toalla": two of it
+        named = [m for m in reading.mentions if not m.empty]
+        change = reading.verb in ("add", "remove", "set")
+        if (
+            len(named) == 1
+            and named[0].quantity is None
+            and len(state.cart) > 1
+            and _ONLY.match(text)
+            and await self.keep_only(named[0])
+        ):
+            return True  # "mejor nada más el café de olla"
+        if not named:
+            if not reading.mentions or reading.unread:
+                # "agrega un thermo burn" (no longer sold): the words are not this
+                # catalog's, so "un" is no quantity of the product talked about.
+                return False
+            bare = reading.mentions[0]
+            if (
+                state.asked == "list"
+                and len(reading.mentions) == 1
+                and bare.quantity is not None
+                and _BARE_NUMBER.match(text)
+                and bare.quantity <= len(state.last_list)
+            ):
+                named = [Mention(index=bare.quantity)]  # "2" right after a list: the 2nd
+            elif not (
+                state.asked == "quantity"
+                or (state.focus is not None and (reading.buying or change))
+            ):
+                return False
+        if reading.touches_address and not (reading.buying or change):
+            return False  # contact details: nothing in them is an item
+        if (
+            state.asked in ("delivery", "location", "confirm", "saved_details")
+            and not (reading.buying or change)
+            and all(m.quantity is None for m in reading.mentions)
+        ):
+            return False  # the answer to the checkout's question
+        if state.asked == "fields" and not (reading.buying or change) and not named:
+            return False
+        if reading.verb == "remove":
+            return await self.remove_items(named or reading.mentions)
+
+        mentions = named or reading.mentions
+        if _has(text, CHEAP_PHRASES) or _has(text, PRICEY_PHRASES):
+            return False  # "the cheapest one": product_request compares prices
+        method = (
+            reading.delivery if self.turn.store.workflow.value == "shipping_and_pickup" else None
+        )
+        written = any(m.quantity is not None for m in mentions)
+        question = (
+            not reading.buying
+            and method is None
+            and (reading.verb in ("price", "stock", "info") or (reading.question and not written))
+        )
+        resolved = [(m, resolve(m, self.facets, self.in_play())) for m in mentions]
+        cart = {line.product_id for line in state.cart}
+        for _, res in resolved:
+            in_cart = [p for p in res.products if p in cart]
+            if reading.verb == "set" and in_cart:
+                res.products = in_cart  # "mejor solo 1 shaker": the shaker in the cart
+        await self.drop_sold_out(resolved)
+        if state.last_items and _has(text, AGAIN_PHRASES):
+            # "otra creatina igual": the one of the last order.
+            for _, res in resolved:
+                again = [p for p in res.products if p in state.last_items]
+                if again and len(res.products) > 1:
+                    res.products = again
+        if all(not res.products for _, res in resolved):
+            if state.asked == "quantity" and not named and state.focus is not None:
+                resolved = [(m, Resolution([state.focus], m.quantity)) for m in mentions]
+            else:
+                return False  # nothing of the catalog: discovery or another intent
+        if question and not change:
+            # Answered after the side questions (a return policy or a price in dollars
+            # is asked about products too): see item_question.
+            self.question_about = resolved
+            return False
+        buying = (
+            reading.buying
+            or bool(_ONLY.match(text))  # "mejor nada más el café": that one, alone
+            or change
+            or method is not None
+            or any(m.quantity is not None for m in mentions)
+            or state.asked in ("list", "quantity")
+            or _requests(text)
+        )
+        handled = await self.take_items(resolved, buying)
+        if handled and method is not None and state.cart and not state.checkout:
+            await self.prefer_delivery(method, text)  # "...I'll pick it up at Roma"
+        return handled
+
+    async def drop_sold_out(self, resolved: list[tuple[Mention, Resolution]]) -> None:
+        """Of several candidates, the one that can be sold when the others are sold out
+        ("la de fresa": the 2 lb, the 5 lb has none left)."""
+        for _, res in resolved:
+            if len(res.products) < 2 or len(res.products) > TOO_MANY_OPTIONS:
+                continue
+            views = await self.commerce.catalog.get_many(res.products)
+            available = [v.id for v in views if v.in_stock]
+            if len(available) == 1:
+                res.products = available
+
+    async def item_question(self, text: str) -> bool:
+        """A price, stock or "what is it" question about products named."""
+        if not self.question_about:
+            return False
+        return await self.tell_items(self.question_about)
+
+    async def take_items(self, resolved: list[tuple[Mention, Resolution]], buying: bool) -> bool:
+        """Put every sure item in the cart; ask about the first unsure one."""
+        state = self.state
+        setting = self.reading.verb == "set"
+        sure = [(m, r) for m, r in resolved if r.one is not None and r.number_as_value is None]
+        unsure = [(m, r) for m, r in resolved if (m, r) not in sure and r.products]
+        if not buying and len(sure) == 1 and not unsure:
+            return await self.tell_items(sure)
+        if setting and not sure and not unsure:
+            return False
+        more = self.r.t("cart.more")
+        for n, (_mention, res) in enumerate(sure):
+            product_id = res.one
+            assert product_id is not None
+            quantity = res.quantity or state.pending_quantity or 1
+            state.pending_quantity = None
+            state.focus = product_id
+            before = len(self.out.blocks)
+            if setting and state.line(product_id) is not None:
+                result = await self.commerce.set_quantity(state, product_id, quantity)
+            else:
+                result = await self.commerce.add(state, product_id, quantity)
+            await self.say_cart_change(result)
+            if (n < len(sure) - 1 or unsure) and len(self.out.blocks) > before:
+                self.out.blocks[-1] = self.out.blocks[-1].replace(more, "").strip()
+        if sure:
+            state.last_list = []
+        if unsure:
+            await self.ask_which(*unsure[0])
+        return True
+
+    async def ask_which(self, mention: Mention, res: Resolution) -> None:
+        """One short question about an item not sure enough to act on."""
+        state = self.state
+        if res.missing:
+            await self.say_missing(res)
+            return
+        if res.one is not None and res.number_as_value is not None:
+            # "dame 26": the size 26 (its product is sure), how many is not.
+            shown = await self.commerce.show_product(state, res.one)
+            state.focus = res.one
+            state.last_list = [res.one]
+            state.pending_quantity = None
+            if shown.ok:
+                self.say(self.r.t("item.how_many", name=shown.data["product"]["name"]))
+            self.ask("quantity")
+            return
+        found = await self.commerce.products(state, res.products[:TOO_MANY_OPTIONS])
+        if not found.ok:
+            return
+        state.pending_quantity = res.quantity
+        self.show_list(found)
+
+    async def say_missing(self, res: Resolution) -> None:
+        """ "No tengo la bota café en 29; la tengo en 25, 26, 27" and the options."""
+        state = self.state
+        asked = ", ".join(self.value_text(v) for v in res.missing)
+        family = res.products
+        name = ""
+        if family:
+            shown = await self.commerce.show_product(state, family[0])
+            if shown.ok:
+                name = _family_name(shown.data["product"]["name"], self.facets, family[0])
+        self.say(self.r.t("item.no_variant", name=name or "eso", values=asked))
+        available = await self.commerce.products(state, family[:TOO_MANY_OPTIONS])
+        if available.ok:
+            self.show_list(available)
+        else:
+            self.ask(None)
+        await self.resume()
+
+    def value_text(self, key: str) -> str:
+        """A value key as the catalog writes it ("n:29" -> "29")."""
+        for product in self.facets.products.values():
+            for attr, value in product.values.items():
+                if value == key:
+                    return product.value_texts[attr]
+        return key.split(":", 1)[-1]
+
+    async def tell_items(self, resolved: list[tuple[Mention, Resolution]]) -> bool:
+        """A question about products (price, stock, what it is): the answer, and nothing
+        in the cart changes."""
+        state = self.state
+        _mention, res = resolved[0]
+        if res.missing:
+            await self.say_missing(res)
+            return True
+        if res.one is None and len(res.products) > 1:
+            found = await self.commerce.products(state, res.products[:TOO_MANY_OPTIONS])
+            if found.ok:
+                state.pending_quantity = None
+                self.show_list(found)
+                await self.resume()
+                return True
+            return False
+        product_id = res.one if res.one is not None else res.products[0]
+        shown = await self.commerce.show_product(state, product_id)
+        if shown.ok and not shown.data["product"].get("in_stock", True):
+            found = ActionResult(True, "found", {"query": "", "products": [shown.data["product"]]})
+            await self.show_found(found, None, buying=False)  # sold out: and alternatives
+            return True
+        await self.pick(product_id, None, info=True)
+        state.last_list = [product_id]
+        await self.resume()
+        return True
+
+    async def keep_only(self, mention: Mention) -> bool:
+        """ "Mejor nada más el café de olla": that line stays, the others go."""
+        state = self.state
+        cart = [line.product_id for line in state.cart]
+        res = resolve(mention, self.facets, InPlay(cart, None, cart))
+        kept = [p for p in res.products if p in cart]
+        if len(kept) != 1:
+            return False
+        result = None
+        for product_id in cart:
+            if product_id != kept[0]:
+                result = await self.commerce.remove(state, product_id)
+        state.focus = kept[0]
+        if result is not None:
+            await self.say_cart_change(result)
+        return True
+
+    async def remove_items(self, mentions: list[Mention]) -> bool:
+        """Take out only the lines the customer named; never another one."""
+        state = self.state
+        if not state.cart:
+            return False
+        cart = [line.product_id for line in state.cart]
+        done = False
+        for mention in mentions:
+            if mention.empty:
+                target = (
+                    state.focus if state.focus in cart else (cart[0] if len(cart) == 1 else None)
+                )
+                lines = [target] if target is not None else []
+            else:
+                in_cart = InPlay(cart, None, cart)
+                res = resolve(mention, self.facets, in_cart)
+                lines = [p for p in res.products if p in cart]
+                if not lines and res.products:
+                    # Named, but not in the cart ("sin el llavero" never added).
+                    shown = await self.commerce.show_product(state, res.products[0])
+                    what = shown.data["product"]["name"] if shown.ok else ""
+                    self.say(self.r.t("item.not_in_cart", what=what or self.reading.text))
+                    await self.resume()
+                    return True
+            if len(lines) > 1:
+                found = await self.commerce.products(state, lines)
+                self.say(self.r.t("item.which_line"))
+                if found.ok:
+                    self.show_list(found)
+                return True
+            if not lines:
+                continue
+            line = state.line(lines[0])
+            assert line is not None
+            if mention.quantity and mention.quantity < line.quantity:
+                result = await self.commerce.set_quantity(
+                    state, line.product_id, line.quantity - mention.quantity
+                )
+            else:
+                result = await self.commerce.remove(state, line.product_id)
+            done = True
+            await self.say_cart_change(result)
+        if not done:
+            self.say(self.r.render(ActionResult(False, "not_in_cart", {})))
+            await self.resume()
+        return True
+
     async def cancel(self, text: str) -> bool:
         """ "Cancela", "I changed my mind, I don't want anything": the cart is emptied."""
         if not self.state.cart or not _has(text, CANCEL_PHRASES, fuzzy=False):
             return False
-        if await self.named_line(_product_query(text, True)) is not None:
+        if self.named_cart_line() is not None:
             return False  # "cancela el café" is a change to the cart
         await self.clear_cart()
         return True
@@ -832,123 +1082,16 @@ class _Talk:
 
     # --- cart changes -----------------------------------------------------------------
 
-    async def cart_edit(self, text: str) -> bool:
-        edit = parse_cart_edit(text)
-        if (
-            edit is not None
-            and edit.action == "remove"
-            and _has(text, ADD_PHRASES, fuzzy=False)
-            and not _has(text, REMOVE_VERBS, fuzzy=False)
-        ):
-            edit = None  # "agrégame una gorra": "gorra" only looks like "borra"
-        if edit is None and self.state.cart:
-            dropped = _NOT_ANY.search(text)
-            target = dropped.group(1) if dropped else None
-            if target is None and _has(text, REMOVE_EXTRA_PHRASES):
-                target = _product_query(text, True) or None
-            product_id = await self.named_line(target) if target else None
-            if product_id is not None:
-                await self.say_cart_change(await self.commerce.remove(self.state, product_id))
-                return True
-        only = _ONLY.match(text)
-        if only and len(self.state.cart) > 1 and parse_quantity(only.group(1)) is None:
-            keep = await self.named_line(only.group(1))
-            if keep is not None:  # "mejor nada más el café": the other lines go
-                for line in list(self.state.cart):
-                    if line.product_id != keep:
-                        result = await self.commerce.remove(self.state, line.product_id)
-                self.state.focus = keep
-                await self.say_cart_change(result)
-                return True
-        change = _CHANGE_TO.match(text)
-        if change and self.state.cart:
-            quantity = parse_quantity(change.group(2))
-            target = await self.cart_target(change.group(1)) if quantity is not None else None
-            if target is not None and quantity is not None:
-                result = await self.commerce.set_quantity(self.state, target, quantity)
-                self.state.focus = target if self.state.line(target) else None
-                await self.say_cart_change(result)
-                return True
-        if edit is None or not self.state.cart:
-            return False
-        if edit.action == "set" and edit.target and self.state.asked == "list":
-            # "mejor la de fresa" while a list is open: a choice, not a quantity.
-            return False
-        if edit.target and fold(edit.target) in {"total", "en total", "in total", "todo", "all"}:
-            edit = CartEdit(edit.action, None, edit.quantity)  # "make it 5 total"
-        product_id = await self.cart_target(edit.target)
-        if product_id is None:
-            if edit.target and edit.action == "set":
-                return False  # "solo quiero saber..." is not about the cart
-            self.say(self.r.render(ActionResult(False, "not_in_cart", {})))
-            return True
-        line = self.state.line(product_id)
-        if edit.action == "remove":
-            if edit.quantity and line is not None and edit.quantity < line.quantity:
-                result = await self.commerce.set_quantity(
-                    self.state, product_id, line.quantity - edit.quantity
-                )
-            else:
-                result = await self.commerce.remove(self.state, product_id)
-        else:
-            result = await self.commerce.set_quantity(self.state, product_id, edit.quantity or 1)
-        self.state.focus = product_id if self.state.line(product_id) else None
-        await self.say_cart_change(result)
-        return True
-
-    async def cart_target(self, target: str | None) -> int | None:
-        """The cart line a change of mind is about: named, numbered, or the last one."""
-        cart = self.state.cart
-        if not cart:
-            return None
-        if not target:
-            if self.state.focus is not None and self.state.line(self.state.focus):
-                return self.state.focus
-            return cart[-1].product_id
-        ref = parse_reference(target)
-        if ref is not None and ref.index is not None and self.state.last_list:
-            index = ref.index
-            if (
-                -len(self.state.last_list)
-                <= (index - 1 if index > 0 else index)
-                < len(self.state.last_list)
-            ):
-                pid = self.state.last_list[index - 1 if index > 0 else index]
-                if self.state.line(pid):
-                    return pid
-        wanted = fold(_product_query(target) or target)
-        if not wanted:
-            return cart[-1].product_id
-        best, best_score = None, 0.0
-        for line in cart:
-            name = fold(f"{line.name} {line.sku}")
-            score = max(
-                fuzz.partial_ratio(wanted, name),
-                fuzz.token_set_ratio(wanted, name),
-                _singular_score(wanted, name),
-            )
-            if score > best_score:
-                best, best_score = line.product_id, score
-        if best_score >= 75:
-            return best
-        # In the other language or by another word ("the caps" for "Gorra ..."): what
-        # the catalog search finds for the words, among the cart's lines.
-        found = await self.commerce.catalog.search(target, limit=TOO_MANY_OPTIONS)
-        in_cart = [p.id for p in found if self.state.line(p.id)]
-        return in_cart[0] if in_cart else None
-
-    async def named_line(self, words: str) -> int | None:
-        """The cart line whose product ``words`` name (in either language), if any."""
-        for line in self.state.cart:
-            if _names_any(words, line.name):
-                return line.product_id
-        query = _product_query(words, True)
-        found = await self.commerce.catalog.search(query, limit=TOO_MANY_OPTIONS) if query else []
-        named = [p for p in found if self.state.line(p.id) and _names_any(query, p.name)]
-        if named:
-            return named[0].id
-        # Otherwise only the best hit, and only when it is in the cart.
-        return found[0].id if found and self.state.line(found[0].id) else None
+    def named_cart_line(self) -> int | None:
+        """The cart line the message names by its words or values, if exactly one."""
+        cart = [line.product_id for line in self.state.cart]
+        for mention in self.reading.mentions:
+            if mention.terms or mention.values:
+                res = resolve(mention, self.facets, InPlay(cart, None, cart))
+                lines = [p for p in res.products if p in cart]
+                if len(lines) == 1:
+                    return lines[0]
+        return None
 
     async def say_cart_change(self, result: ActionResult, alternatives: bool = True) -> None:
         extra: dict[str, Any] = {}
@@ -1272,9 +1415,7 @@ class _Talk:
         return False
 
     async def answer_confirm(self, text: str) -> bool:
-        if _has(text, CANCEL_PHRASES, fuzzy=False) and (
-            await self.named_line(_product_query(text, True)) is None
-        ):
+        if _has(text, CANCEL_PHRASES, fuzzy=False) and (self.named_cart_line() is None):
             await self.clear_cart()
             return True
         answer = yes_no(text)
@@ -1414,110 +1555,6 @@ class _Talk:
 
     # --- products -----------------------------------------------------------------------
 
-    async def extra_product(self, text: str) -> bool:
-        """ "Agrega también una creatina" at any point (even while asked for an address)."""
-        if not _has(text, ADD_PHRASES):
-            return False
-        if await self.several_items(text):
-            return True
-        quantity, query, found = await self.understand_item(text)
-        if not query or found is None or not found.ok:
-            return False
-        await self.show_found(found, quantity, buying=True, text=text)
-        return True
-
-    async def reference(self, text: str) -> bool:
-        """ "La 2", "el de chocolate", "the large one": a product of the last list."""
-        if not self.state.last_list:
-            return False
-        if _ITEM_SEPARATORS.search(text) and await self.several_items(text):
-            return True  # "the big one and 4 vanilla conchas"
-        ref = parse_reference(text)
-        if ref is None:
-            if len(self.state.last_list) < 2:
-                return False
-            return await self.narrow_list(_product_query(text), text, parse_quantity(text))
-        quantity = parse_quantity(text)
-        if ref.index is not None:
-            if ref.bare and self.state.asked != "list" and len(self.state.last_list) < ref.index:
-                return False
-            listed = self.state.last_list
-            position = ref.index - 1 if ref.index > 0 else len(listed) + ref.index
-            if not 0 <= position < len(listed):
-                return False
-            if quantity == ref.index and len(re.findall(r"\d+|\b\w+\b", text)) <= 3:
-                quantity = None
-            if ref.bare:
-                quantity = None
-            await self.pick(listed[position], quantity, info=_has(text, INFO_PHRASES))
-            return True
-        return await self.narrow_list(ref.descriptor or "", text, quantity)
-
-    async def listed(self) -> list[dict[str, Any]]:
-        """The products of the last list, in order."""
-        products = []
-        for pid in self.state.last_list:
-            result = await self.commerce.show_product(self.state, pid)
-            if result.ok:
-                products.append(result.data["product"])
-        return products
-
-    async def described_in_list(
-        self, descriptor: str, products: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """The listed products ``descriptor`` describes ("the large one", "la de 2 libras",
-        "the black one" for "Negro")."""
-        words = set(fold(descriptor).split())
-        if words & BIG_WORDS or words & SMALL_WORDS:
-            ordered = sorted(products, key=_size_number)
-            if ordered and _size_number(ordered[0]) != _size_number(ordered[-1]):
-                return [ordered[-1] if words & BIG_WORDS else ordered[0]]
-        wanted = [
-            w
-            for w in _size_words(descriptor)
-            if w not in NOISE_WORDS and (w.isdigit() or w not in NUMBER_WORDS)
-        ]
-        if not wanted:
-            return []
-        matching = [
-            product
-            for product in products
-            if all(
-                any(
-                    w == h
-                    or (len(w) >= 4 and not w.isdigit() and fuzz.ratio(w, h) >= 80)
-                    or _same_stem(w, h)
-                    for h in _size_words(f"{_described(product)} {product.get('sku') or ''}")
-                )
-                for w in wanted
-            )
-        ]
-        if not matching:
-            # Words of the other language: the catalog search knows them.
-            found = {p.id for p in await self.commerce.catalog.search(" ".join(wanted), limit=20)}
-            matching = [p for p in products if p["id"] in found]
-        return matching
-
-    async def narrow_list(self, descriptor: str, text: str, quantity: int | None = None) -> bool:
-        """The listed products the words describe: one -> it; several -> a shorter list."""
-        if not descriptor:
-            return False
-        products = await self.listed()
-        matching = await self.described_in_list(descriptor, products)
-        available = [p for p in matching if p.get("in_stock", True)]
-        if len(matching) > 1 and len(available) == 1:
-            matching = available  # of two sizes, only one can be sold
-        if len(matching) == 1:
-            quantity = _quantity_besides(text, matching[0]["name"], quantity)
-            await self.pick(matching[0]["id"], quantity, info=_has(text, INFO_PHRASES))
-            return True
-        if len(matching) > 1 and len(matching) < len(products):
-            self.state.last_list = [p["id"] for p in matching]
-            result = ActionResult(True, "found", {"query": descriptor, "products": matching})
-            self.show_list(result)
-            return True
-        return False
-
     async def pick(self, product_id: int, quantity: int | None, info: bool = False) -> None:
         """The customer chose a product: its details when they asked about it, else into
         the cart (the quantity said now, or the one said with the request)."""
@@ -1539,32 +1576,19 @@ class _Talk:
         await self.say_cart_change(result)
 
     async def product_request(self, text: str) -> bool:
-        if (
-            not self.state.checkout
-            and self.looks_like_address(text)
-            and not _has(text, BUY_PHRASES)
-        ):
+        """Discovery: what the catalog search finds for words the reading could not tie
+        to products ("something for oily skin", a product no longer sold). It shows and
+        asks; it never changes the cart."""
+        if self.reading.touches_address and not self.reading.buying:
             return False  # an address with nothing to send yet is not an order of 27 ropes
         cheap, pricey = _has(text, CHEAP_PHRASES), _has(text, PRICEY_PHRASES)
         if cheap or pricey:
             return await self.extreme_price(_product_query(text, drop_numbers=True), cheap, text)
-        if await self.several_items(text):
-            return True
-        if (
-            self.state.focus is not None
-            and _has(text, MORE_PHRASES, fuzzy=False)
-            and not await self.names_products(text)
-        ):
-            # "and 2 more for my brother", "y otra más"
-            return await self.more_of_focus(text, parse_quantity(text) or 1)
-        quantity, query, found = await self.understand_item(text)
+        query = _product_query(_TIME_SPANS.sub(" ", text), drop_numbers=True)
         if not query:
-            return await self.more_of_focus(text, quantity)
-        named = (
-            found is not None
-            and found.ok
-            and any(_names_all(query, p["name"]) for p in found.data["products"])
-        )
+            return False
+        found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
+        named = found.ok and any(_names_all(query, p["name"]) for p in found.data["products"])
         if not named:  # nothing sold has all the words: maybe something no longer sold
             gone = await self.commerce.catalog.discontinued_match(query)
             if gone is not None and _names_all(query, gone.name):
@@ -1576,29 +1600,17 @@ class _Talk:
                 self.ask(None)
                 await self.resume()
                 return True
-        if found is None or not found.ok:
+        if not found.ok:
             if _has(text, GOODBYE_PHRASES) or _has(text, THANKS_PHRASES):
                 self.say(self.r.t("anything_else"))
                 return True
             if len(query.split()) > 3:
                 self.say(self.r.not_understood())  # a sentence, not a product name
             else:
-                self.say(
-                    self.r.render(found or ActionResult(False, "no_results", {"query": query}))
-                )
+                self.say(self.r.render(found))
             await self.resume()
             return True
-        method = (
-            _delivery(text) if self.turn.store.workflow.value == "shipping_and_pickup" else None
-        )
-        buying = (
-            quantity is not None or _has(text, BUY_PHRASES) or method is not None or _requests(text)
-        )
-        await self.show_found(
-            found, quantity, buying=buying and not _has(text, INFO_PHRASES), text=text
-        )
-        if method is not None and self.state.cart and not self.state.checkout:
-            await self.prefer_delivery(method, text)
+        await self.show_found(found, None, buying=False, text=text)
         return True
 
     async def prefer_delivery(self, method: str, text: str) -> None:
@@ -1609,162 +1621,6 @@ class _Talk:
             named = match_locations(_product_query(text, True), self.turn.store.locations)
             if len(named) == 1:
                 await self.commerce.choose_pickup_location(self.state, named[0].name)
-
-    async def understand_item(self, text: str) -> tuple[int | None, str, ActionResult | None]:
-        """(quantity, product words, search result) for one requested item.
-
-        The quantity parser may take a size for a quantity ("una creatina de 300") or a
-        product word for a unit ("2 botellas negras"); both readings are searched and the
-        more specific one wins."""
-        text = _TIME_SPANS.sub(" ", text)  # "hace como 4 meses" counts no products
-        quantity, rest = extract_quantity_and_rest(text)
-        for code in _SKU_LIKE.findall(text):
-            # "AFS-CREA-300 x2": a SKU names exactly one product.
-            found = await self.commerce.search(self.state, code, limit=1)
-            products = found.data.get("products", []) if found.ok else []
-            if products and fold(products[0]["sku"] or "") == fold(code):
-                amount = parse_quantity(text.replace(code, " "))
-                return (
-                    amount,
-                    code,
-                    ActionResult(True, "found", {"query": code, "products": products}),
-                )
-        # (quantity, query, the size the reading assumes or None)
-        readings: list[tuple[int | None, str, str | None]] = [
-            (quantity, _product_query(rest), None)
-        ]
-        loose = _product_query(text, drop_numbers=True)
-        if loose:
-            readings.append((quantity, loose, None))
-        if quantity is not None and re.search(rf"\b{quantity}\b", text):
-            without = re.sub(rf"\b{quantity}\b", " ", text)
-            sized = f"{_product_query(without, drop_numbers=True)} {quantity}".strip()
-            readings.append((parse_quantity(without), sized, str(quantity)))
-        best: tuple[int | None, str, ActionResult | None] = (quantity, readings[0][1], None)
-        best_rank = 99
-        for amount, query, size in readings:
-            if not query:
-                continue
-            found = await self.commerce.search(self.state, query, limit=TOO_MANY_OPTIONS)
-            if not found.ok:
-                continue
-            products = found.data["products"]
-            single = _single_match(query, products)
-            if size is not None:
-                described = fold(f"{single['name']} {single.get('attributes')}") if single else ""
-                if size not in described.split():
-                    continue  # the number is not a size of what was found
-            rank = 0 if single is not None else len(products)
-            if rank < best_rank:
-                best, best_rank = (amount, query, found), rank
-        amount, query, found = best
-        if found is not None:
-            self.state.last_list = [p["id"] for p in found.data["products"]]
-            single = _single_match(query, found.data["products"])
-            if single is not None and amount is not None:
-                amount = _quantity_besides(text, single["name"], amount)
-        return amount, query, found
-
-    async def several_items(self, text: str) -> bool:
-        shown = list(self.state.last_list)
-        if await self._several_items(text):
-            return True
-        self.state.last_list = shown  # the searches of a failed reading leave no trace
-        return False
-
-    async def _several_items(self, text: str) -> bool:
-        """ "Una gorra negra y 2 shakers rosas", "the big one and 4 vanilla conchas", "dame
-        las 90 y 10 de vainilla": every part names one product (or points into the last
-        list, or gives a quantity of the product talked about) -> all go into the cart at
-        once. Parts that name nothing ("jaja perdón", "paso a recogerlas") are skipped;
-        anything unclear leaves the message to the one-product reading."""
-        parts = [p for p in _ITEM_SEPARATORS.split(text) if p and p.strip()]
-        if len(parts) < 2:
-            return False
-        focus = self.state.focus
-        head = ""
-        if focus is not None:
-            shown = await self.commerce.show_product(self.state, focus)
-            if shown.ok:
-                head = _product_query(shown.data["product"]["name"], True).split()[0]
-        picks: list[tuple[int, int, bool]] = []  # (product, quantity, set instead of add)
-        listed = await self.listed() if self.state.last_list else []
-        for part in parts:
-            own = _product_query(part, True)
-            if not own:
-                amount = parse_quantity(part)
-                if amount is not None and picks:
-                    picks[-1] = (picks[-1][0], amount, picks[-1][2])  # "the 2nd one, just 1"
-                elif amount is not None and focus is not None:
-                    picks.append((focus, amount, self.state.line(focus) is not None))
-                continue
-            ref = parse_reference(part)
-            if listed and ref is not None:
-                chosen = None
-                if ref.index is not None and 0 < ref.index <= len(listed):
-                    chosen = listed[ref.index - 1]
-                elif ref.descriptor and len(listed) == 1:
-                    chosen = listed[0]  # "the big one" right after it was shown
-                elif ref.descriptor:
-                    described = await self.described_in_list(ref.descriptor, listed)
-                    chosen = described[0] if len(described) == 1 else None
-                if chosen is not None:
-                    amount = parse_quantity(part.replace(str(ref.index or ""), " "))
-                    picks.append((chosen["id"], amount or 1, False))
-                    continue
-            if listed and len(listed) > 1:
-                described = await self.described_in_list(own, listed)
-                if len(described) == 1:  # "one M and one L", "the black and the white"
-                    picks.append((described[0]["id"], parse_quantity(part) or 1, False))
-                    continue
-            quantity, query, found = await self.understand_item(part)
-            single = _single_match(query, found.data["products"]) if found and found.ok else None
-            if single is None and head and head not in query.split():
-                amount, query, found = await self.understand_item(f"{head} {part}")
-                quantity = quantity or amount
-                single = (
-                    _single_match(query, found.data["products"]) if found and found.ok else None
-                )
-            by_code = single is not None and query in _SKU_LIKE.findall(part)
-            if single is None or not (by_code or _names_any(own, _described(single))):
-                if await self.names_products(part):
-                    return False  # a product, but which one is unclear
-                continue  # not about a product at all
-            head = head or query.split()[0]
-            picks.append((single["id"], quantity or 1, False))
-        if len(picks) < 2:
-            return False
-        more = self.r.t("cart.more")
-        for i, (product_id, quantity, replace) in enumerate(picks):
-            self.state.focus = product_id
-            before = len(self.out.blocks)
-            if replace:
-                result = await self.commerce.set_quantity(self.state, product_id, quantity)
-            else:
-                result = await self.commerce.add(self.state, product_id, quantity)
-            await self.say_cart_change(result)
-            if i < len(picks) - 1 and len(self.out.blocks) > before:
-                self.out.blocks[-1] = self.out.blocks[-1].replace(more, "").strip()
-        self.state.last_list = []
-        return True
-
-    async def more_of_focus(self, text: str, quantity: int | None) -> bool:
-        """ "Dame 2" / "a couple more" about the product talked about last."""
-        focus = self.state.focus
-        if quantity is None and _has(text, BUY_PHRASES):
-            quantity = 1  # "ok dame unos", "I'll take it"
-        if quantity is None or focus is None:
-            return False
-        line = self.state.line(focus)
-        if line is None:
-            await self.pick(focus, quantity)
-        elif _has(text, MORE_PHRASES):
-            await self.say_cart_change(await self.commerce.add(self.state, focus, quantity))
-        else:
-            await self.say_cart_change(
-                await self.commerce.set_quantity(self.state, focus, quantity)
-            )
-        return True
 
     async def show_found(
         self, found: ActionResult, quantity: int | None, buying: bool, text: str = ""
@@ -1904,6 +1760,17 @@ class _Talk:
 # --- matching helpers ---------------------------------------------------------------------
 
 
+def _family_name(name: str, facets: Any, product_id: int) -> str:
+    """A product's name without its values ("Bota Vaquera Café 24" -> "Bota Vaquera")."""
+    product = facets.products.get(product_id)
+    if product is None:
+        return name
+    kept = name
+    for value in product.value_texts.values():
+        kept = re.sub(rf"(?i)\b{re.escape(value)}\b", " ", kept)
+    return " ".join(kept.split()) or name
+
+
 def _same_stem(a: str, b: str) -> bool:
     """ "fresas" ~ "fresa", "caps" ~ "cap": equal once a plural ending is dropped."""
 
@@ -1914,27 +1781,6 @@ def _same_stem(a: str, b: str) -> bool:
         return w
 
     return stem(a) == stem(b)
-
-
-def _quantity_besides(text: str, name: str, default: int | None) -> int | None:
-    """The quantity in ``text`` not counting the numbers of the product's own name
-    ("uno de tres leches" -> 1, "2 whey de 2 libras" -> 2); ``default`` when the text
-    repeats none of them."""
-    named = _size_words(name)
-    sizes = [(n, named[i + 1]) for i, n in enumerate(named[:-1]) if n.isdigit()]
-    words = _size_words(text)
-    found = False
-    for number, unit in sizes:  # "2 lb" of the name, once
-        for i in range(len(words) - 1):
-            if words[i] == number and words[i + 1] == unit:
-                del words[i : i + 2]
-                found = True
-                break
-    number_words = set(named) & NUMBER_WORDS
-    if number_words & set(words):
-        words = [w for w in words if w not in number_words]
-        found = True
-    return parse_quantity(" ".join(words)) if found else default
 
 
 _ARTICLE_START = re.compile(
@@ -1976,15 +1822,6 @@ def _names_any(query: str, name: str) -> bool:
         for w in fold(query).split()
         if len(w) >= 3
     )
-
-
-def _singular_score(wanted: str, name: str) -> float:
-    words = wanted.split()
-    if not words:
-        return 0.0
-    names = name.split()
-    hits = sum(1 for w in words if any(_same_stem(w, n) for n in names))
-    return 100.0 * hits / len(words)
 
 
 def _single_match(query: str, products: list[dict[str, Any]]) -> dict[str, Any] | None:

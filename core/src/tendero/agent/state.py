@@ -47,6 +47,15 @@ class QuotedTotals(_Model):
     lines: list[tuple[int, int, str]] = Field(default_factory=list)
 
 
+class KeptReceipt(_Model):
+    """A transfer receipt the customer sent before their order existed: the stored file
+    (``path`` relative to the data folder, under ``media/``) and its MIME type, attached
+    to the order when it is created."""
+
+    path: str
+    media_type: str
+
+
 class ConversationState(_Model):
     """Cart, checkout progress and collected details of one conversation."""
 
@@ -73,6 +82,10 @@ class ConversationState(_Model):
     receipt_sent: bool = False  # a receipt reached the last order
     last_ready_at: str | None = None  # when the last pickup order is ready (local ISO)
     last_pickup: dict[str, str] | None = None  # where it is picked up
+    # Receipts sent before the order existed, attached by the next confirmation. They
+    # survive an emptied or cancelled cart (it is the customer's money): they wait, with
+    # their photos in the conversation, for the next order this conversation confirms.
+    early_receipts: list[KeptReceipt] = Field(default_factory=list)
     # What the last order used, offered as "same as last time?" on the next one.
     saved_email: str = ""
     saved_address: dict[str, str] = Field(default_factory=dict)

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tendero.catalog.facets import CatalogFacets
 from tendero.catalog.fields import PARSERS, FieldError
 from tendero.catalog.importer import (
     ImportMode,
@@ -123,6 +124,7 @@ async def _index_rows(session: AsyncSession, *, active: bool) -> list[IndexRow]:
 class _IndexCache:
     fingerprint: tuple[int, int] | None = None
     index: SearchIndex | None = None
+    facets: CatalogFacets | None = None  # families and values, from the same rows
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # The products no longer sold, indexed on demand (to tell a shopper so).
     inactive_fingerprint: tuple[int, int] | None = None
@@ -593,13 +595,21 @@ class Catalog:
                 if cache.index is not None and cache.fingerprint == fingerprint:
                     return cache.index
                 rows = await _index_rows(session, active=True)
-            index = (
-                await asyncio.to_thread(SearchIndex, rows)
-                if len(rows) > 2000
-                else SearchIndex(rows)
-            )
-            cache.index, cache.fingerprint = index, fingerprint
+            if len(rows) > 2000:
+                index = await asyncio.to_thread(SearchIndex, rows)
+                facets = await asyncio.to_thread(CatalogFacets.build, rows)
+            else:
+                index, facets = SearchIndex(rows), CatalogFacets.build(rows)
+            cache.index, cache.facets, cache.fingerprint = index, facets, fingerprint
             return index
+
+    async def facets(self) -> CatalogFacets:
+        """The active catalog's families and attribute values (see :mod:`.facets`),
+        built with the search index and kept while the catalog does not change."""
+        await self._search_index()
+        facets = _INDEX_CACHES[self.db].facets
+        assert facets is not None
+        return facets
 
 
 # --- helpers ----------------------------------------------------------------------------

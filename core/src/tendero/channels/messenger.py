@@ -29,6 +29,7 @@ from tendero.channels.base import (
     OutboundMessage,
 )
 from tendero.channels.meta import GraphClient, GraphError, MetaChannel
+from tendero.channels.titles import fit_buttons
 
 log = structlog.get_logger(__name__)
 
@@ -386,13 +387,14 @@ class MessengerPlatformChannel(MetaChannel):
         for part in parts:
             bodies.append({"text": part})
         if choices and parts:
+            # Titles stay distinct when shortened, the words that differ kept visible.
             bodies[-1]["quick_replies"] = [
                 {
                     "content_type": "text",
-                    "title": self.limits.truncate_button_title(choice.title),
+                    "title": choice.title,
                     "payload": choice.id[:QUICK_REPLY_PAYLOAD_LENGTH],
                 }
-                for choice in choices
+                for choice in fit_buttons(choices, self.limits.max_button_title_length)
             ]
         return bodies
 

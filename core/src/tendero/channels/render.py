@@ -1,16 +1,17 @@
 """Render a channel-neutral reply so it fits one channel.
 
 Choices become reply buttons when they fit (``max_buttons``), else a list message
-(``max_list_rows``), else numbered text ("1. ..."). Titles are cut to the channel's
-limits, long texts are split into several messages, and the text always says the
-customer may simply type the answer instead of tapping.
+(``max_list_rows``), else numbered text ("1. ..."). Titles are shortened to the
+channel's limits so that they stay distinct and the words that tell variants apart
+stay visible (:mod:`tendero.channels.titles`); a list row whose title was shortened
+carries the full name in its description. Long texts are split into several messages,
+and the text always says the customer may simply type the answer instead of tapping.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from tendero.channels.base import Button, ListRow, MessageLimits, OutboundMessage
+from tendero.channels.titles import fit_buttons, fit_list_rows
 from tendero.conversations.turns import Choice, Reply
 
 HINTS = {
@@ -60,10 +61,7 @@ def render(
         *head, last = _split_interactive(body, limits)
         messages.extend(text_message(part) for part in head)
         buttons = tuple(
-            Button(id=c.id, title=title)
-            for c, title in zip(
-                choices, _unique_titles(choices, limits.max_button_title_length), strict=True
-            )
+            fit_buttons([Button(c.id, c.title) for c in choices], limits.max_button_title_length)
         )
         messages.append(text_message(last, buttons=buttons))
         return messages
@@ -73,17 +71,10 @@ def render(
         *head, last = _split_interactive(body, limits)
         messages.extend(text_message(part) for part in head)
         rows = tuple(
-            ListRow(
-                id=c.id,
-                title=title,
-                description=(
-                    limits.truncate(c.description, limits.max_list_row_description_length)
-                    if c.description
-                    else None
-                ),
-            )
-            for c, title in zip(
-                choices, _unique_titles(choices, limits.max_list_row_title_length), strict=True
+            fit_list_rows(
+                [ListRow(c.id, c.title, c.description) for c in choices],
+                limits.max_list_row_title_length,
+                limits.max_list_row_description_length,
             )
         )
         label = limits.truncate(hints["list_button"], limits.max_list_button_length)
@@ -112,14 +103,3 @@ def _split_interactive(text: str, limits: MessageLimits) -> list[str]:
         narrow = MessageLimits(max_text_length=limit, text_length_unit=limits.text_length_unit)
         parts = parts[:-1] + narrow.split_text(parts[-1])
     return parts
-
-
-def _unique_titles(choices: Sequence[Choice], limit: int) -> list[str]:
-    """Titles cut to ``limit``; when cutting makes two equal, number them."""
-    titles = [MessageLimits(max_text_length=limit).truncate(c.title, limit) for c in choices]
-    if len(set(titles)) == len(titles):
-        return titles
-    return [
-        MessageLimits(max_text_length=limit).truncate(f"{n}. {c.title}", limit)
-        for n, c in enumerate(choices, start=1)
-    ]

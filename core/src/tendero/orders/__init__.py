@@ -42,6 +42,7 @@ from tendero.orders.service import (
     create_order,
     expire_unpaid_orders,
     get_order,
+    latest_order_for_lead,
     price_cart,
     run_expiry_job,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "fetch_orders_page",
     "get_order",
     "iter_orders",
+    "latest_order_for_lead",
     "missing_for_free_shipping",
     "order_counters",
     "order_detail_to_json",

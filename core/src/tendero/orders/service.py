@@ -474,6 +474,18 @@ async def get_order(session: AsyncSession, number: int) -> Order:
     return order
 
 
+async def latest_order_for_lead(session: AsyncSession, lead_id: int) -> Order | None:
+    """The lead's newest order (by creation time) with its children, or ``None``."""
+    return await session.scalar(
+        sa.select(Order)
+        .where(Order.lead_id == lead_id)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(1)
+        .options(*_with_children())
+        .execution_options(populate_existing=True)
+    )
+
+
 async def _get_order_locked(session: AsyncSession, number: int) -> Order:
     # Lock the row first (PostgreSQL; SQLite's writer already holds the database), then
     # read it fresh with its children.

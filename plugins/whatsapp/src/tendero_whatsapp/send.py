@@ -6,8 +6,10 @@ limits, so the platform never rejects what the adapter builds:
 
 * text longer than 4096 characters is split into several text messages;
 * choices become reply buttons (1–3), else a list (≤ 10 rows), else numbered text the
-  customer can answer by typing; titles and descriptions are cut to fit (with "…"),
-  and cut titles that collide are made unique;
+  customer can answer by typing; titles are shortened to fit so that they stay
+  distinct and keep the words that tell variants apart
+  (:func:`tendero.channels.titles.distinct_titles`), a list row whose title was
+  shortened carries the full name in its description, descriptions are cut to fit;
 * an interactive body over 1024 characters sends its leading text first, as text;
 * an image carries the text as its caption when it fits 1024 characters, otherwise the
   image goes first and the text after it;
@@ -24,6 +26,7 @@ import dataclasses
 from typing import Any
 
 from tendero.channels import Button, ChannelError, ListRow, MessageLimits, OutboundMessage
+from tendero.channels.titles import fit_buttons, fit_list_rows
 
 from tendero_whatsapp.parse import RECIPIENT_USER_ID, is_phone_id
 
@@ -119,24 +122,13 @@ def _choices(
     if not message.list_rows and len(message.buttons) <= limits.max_buttons:
         for button in message.buttons:
             _check_id(button.id, limits.max_button_id_length)
-        titles = _unique_titles(
-            [b.title for b in message.buttons], limits.max_button_title_length, limits
-        )
-        return [Button(b.id, t) for b, t in zip(message.buttons, titles, strict=True)], [], []
+        return fit_buttons(message.buttons, limits.max_button_title_length), [], []
     if len(rows) <= limits.max_list_rows:
         for row in rows:
             _check_id(row.id, MAX_LIST_ROW_ID_LENGTH)
-        titles = _unique_titles([r.title for r in rows], limits.max_list_row_title_length, limits)
-        fitted = [
-            ListRow(
-                row.id,
-                title,
-                limits.truncate(row.description, limits.max_list_row_description_length)
-                if row.description
-                else None,
-            )
-            for row, title in zip(rows, titles, strict=True)
-        ]
+        fitted = fit_list_rows(
+            rows, limits.max_list_row_title_length, limits.max_list_row_description_length
+        )
         return [], fitted, []
     return [], [], rows
 
@@ -148,21 +140,6 @@ def numbered(text: str, rows: list[ListRow]) -> str:
         for n, row in enumerate(rows, start=1)
     ]
     return "\n\n".join(p for p in (text.strip(), "\n".join(lines)) if p)
-
-
-def _unique_titles(titles: list[str], limit: int, limits: MessageLimits) -> list[str]:
-    """Titles cut to ``limit``; a cut that collides with another title gets a number."""
-    result: list[str] = []
-    for title in titles:
-        cut = limits.truncate(title.strip(), limit) or "…"
-        n = 2
-        candidate = cut
-        while candidate in result:
-            suffix = f" {n}"
-            candidate = limits.truncate(title.strip(), limit - len(suffix)) + suffix
-            n += 1
-        result.append(candidate)
-    return result
 
 
 def _check_id(choice_id: str, limit: int) -> None:

@@ -37,6 +37,8 @@ CODES: frozenset[str] = frozenset(
         "quote", "delivery_required",
         "order_created", "step_missing", "quote_required", "cart_changed", "price_changed",
         "order_invalid", "receipt_attached", "not_awaiting_receipt",
+        "receipt_kept", "receipt_rejected", "too_many_receipts",
+        "order_status", "order_not_found", "no_orders",
     }
 )  # fmt: skip
 
@@ -659,7 +661,15 @@ class Replies:
         awaiting = data.get("payment_status") == "awaiting_payment"
         pickup = data.get("delivery_method") == "pickup"
         payment = ""
-        if awaiting:
+        if data.get("receipts_attached"):
+            # Receipts the customer sent before confirming are on the order already.
+            amount = to_decimal(data.get("receipt_amount") or "0")
+            payment = (
+                self.t("order.receipt_attached", amount=self.money(amount, currency))
+                if amount > 0
+                else self.t("order.receipt_attached_plain")
+            )
+        elif awaiting:
             payment = self.bank_details(data.get("bank_account"), data["amount_due_now"], currency)
         elif pickup:
             payment = self.t("order.pay_not_required")
@@ -746,6 +756,57 @@ class Replies:
             self.t("receipt.not_awaiting"),
             self.t("receipt.last_order", number=last) if last else "",
         )
+
+    def on_receipt_kept(self, data: dict[str, Any], **_: Any) -> str:
+        return self.t("receipt.kept")
+
+    def on_receipt_rejected(self, data: dict[str, Any], **_: Any) -> str:
+        return self.t("unsupported.media_failed")
+
+    def on_too_many_receipts(self, data: dict[str, Any], **_: Any) -> str:
+        return self.t("receipt.too_many")
+
+    def _status_word(self, kind: str, value: str) -> str:
+        """An order or payment status (``kind``: ``status`` / ``payment``) in customer
+        words; a status the catalog does not know is shown as it is."""
+        key = f"order_status.{kind}.{value}"
+        if self.texts.catalog.get(key) is None:
+            return value.replace("_", " ")
+        return self.t(key)
+
+    def on_order_status(self, data: dict[str, Any], **_: Any) -> str:
+        """Number, status, payment and total of an order; for pickup when and where it
+        is ready; the bank details while a payment is still due."""
+        currency = data.get("currency")
+        status, payment = str(data["status"]), str(data["payment_status"])
+        rows = [self.t("order_status.status", status=self._status_word("status", status))]
+        # A cancelled order waits for no payment; say only what happened to money paid.
+        if status != "cancelled" or payment not in ("awaiting_payment", "not_required"):
+            word = self._status_word("payment", payment)
+            rows.append(self.t("order_status.payment", payment=word))
+        rows.append(self.t("order_status.total", amount=self.money(data["total"], currency)))
+        pickup = ""
+        if data.get("delivery_method") == "pickup" and status not in ("picked_up", "cancelled"):
+            if data.get("ready_now") or data.get("ready_at"):
+                when = self.ready_text(data)
+            elif data.get("ready_due"):
+                when = self.t("order_status.ready_due")
+            else:
+                when = ""
+            pickup = self.lines(when, self._auto_location(data))
+        due = to_decimal(data.get("amount_due_now") or "0")
+        pay = self.bank_details(data.get("bank_account"), due, currency) if due > 0 else ""
+        head = self.t("order_status.head", number=data["order_number"])
+        return self.blocks(self.lines(head, *rows), pickup, pay)
+
+    def on_order_not_found(self, data: dict[str, Any], **_: Any) -> str:
+        number = data.get("order_number")
+        if number:
+            return self.t("order_status.not_found", number=number)
+        return self.t("order_status.not_found_plain")
+
+    def on_no_orders(self, data: dict[str, Any], **_: Any) -> str:
+        return self.t("order_status.none")
 
 
 def _text(value: Any) -> str:
