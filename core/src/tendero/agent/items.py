@@ -208,8 +208,8 @@ def _narrow(
     kept, missing = (products, []) if applied else _with_values(products, mention.values, facets)
     number_as_value = None
     for number in mention.numbers:
-        key = f"n:{number}"
-        having = [pid for pid in kept if facets.has_value(pid, key)]
+        keys = {f"n:{number}", *facets.written.get(str(number), ())}
+        having = [pid for pid in kept if any(facets.has_value(pid, key) for key in keys)]
         if (having and len(having) < len(kept)) or (having and quantity is None and len(kept) == 1):
             kept = having
             number_as_value = number

@@ -668,6 +668,10 @@ class _Talk:
             return await self.tell_items(sure)
         if setting and not sure and not unsure:
             return False
+        sure = _same_product_once(sure)
+        short = await self.short_of_stock(sure, setting)
+        if short is not None:
+            sure = [(m, r) for m, r in sure if r.one != short]
         more = self.r.t("cart.more")
         for n, (_mention, res) in enumerate(sure):
             product_id = res.one
@@ -685,9 +689,41 @@ class _Talk:
                 self.out.blocks[-1] = self.out.blocks[-1].replace(more, "").strip()
         if sure:
             state.last_list = []
-        if unsure:
+        if short is not None:
+            await self.offer_what_is_left(short)
+        elif unsure:
             await self.ask_which(*unsure[0])
         return True
+
+    async def short_of_stock(
+        self, sure: list[tuple[Mention, Resolution]], setting: bool
+    ) -> int | None:
+        """The first product asked for in a quantity its stock cannot cover (more than
+        the stock, some left): asked about, never capped behind the customer's back."""
+        for _, res in sure:
+            product_id = res.one
+            assert product_id is not None
+            quantity = res.quantity or self.state.pending_quantity or 1
+            wanted = quantity if setting else self.state.quantity_of(product_id) + quantity
+            product = (await self.commerce.catalog.get_many([product_id]))[0]
+            if product.stock is not None and 0 < product.stock < wanted:
+                return product_id
+        return None
+
+    async def offer_what_is_left(self, product_id: int) -> None:
+        """ "There are only 3 left: want the 3?" — the answer fills the cart."""
+        state = self.state
+        product = (await self.commerce.catalog.get_many([product_id]))[0]
+        left = (product.stock or 0) - state.quantity_of(product_id)
+        state.focus = product_id
+        state.last_list = [product_id]
+        if left <= 0:
+            self.say(self.r.t("item.all_in_cart", name=product.name, left=product.stock))
+            self.ask(None)
+            return
+        state.pending_quantity = left
+        self.say(self.r.t("item.only_left", name=product.name, left=left))
+        self.ask("quantity")
 
     async def ask_which(self, mention: Mention, res: Resolution) -> None:
         """One short question about an item not sure enough to act on."""
@@ -1404,7 +1440,7 @@ class _Talk:
             # "¿Cuántas te pongo?" -> "2" / "sí" / "dame dos"
             quantity = parse_quantity(text)
             if quantity is None and yes_no(text) is True:
-                quantity = 1
+                quantity = self.state.pending_quantity or 1
             if quantity is not None and not await self.names_products(text):
                 await self.pick(self.state.focus, quantity)  # "3 please, one for each kid"
                 return True
@@ -1610,6 +1646,12 @@ class _Talk:
                 self.say(self.r.render(found))
             await self.resume()
             return True
+        if not named:
+            # The search matched other words ("paso al centro" ~ "broca de centrado"):
+            # not a product the customer named. Say so rather than offer it.
+            self.say(self.r.not_understood())
+            await self.resume()
+            return True
         await self.show_found(found, None, buying=False, text=text)
         return True
 
@@ -1758,6 +1800,26 @@ class _Talk:
 
 
 # --- matching helpers ---------------------------------------------------------------------
+
+
+def _same_product_once(
+    sure: list[tuple[Mention, Resolution]],
+) -> list[tuple[Mention, Resolution]]:
+    """One item per product: "the lamb and rice" read in two parts that both resolve to
+    the lamb & rice food is one item (its quantity the one said, if any)."""
+    kept: dict[int, tuple[Mention, Resolution]] = {}
+    for mention, res in sure:
+        product_id = res.one
+        if product_id in kept:
+            first = kept[product_id][1]
+            if first.quantity is None:
+                first.quantity = res.quantity
+            elif res.quantity is not None and mention.quantity is not None:
+                first.quantity += res.quantity  # "2 del 26 ... y otros 2 del 26"
+            continue
+        if product_id is not None:
+            kept[product_id] = (mention, res)
+    return list(kept.values())
 
 
 def _family_name(name: str, facets: Any, product_id: int) -> str:

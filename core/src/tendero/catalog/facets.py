@@ -229,6 +229,12 @@ class CatalogFacets:
     # value key -> the attributes it is a value of ("n:26" -> {"talla"})
     attr_of: dict[str, set[str]] = field(default_factory=dict)
     skus: dict[str, int] = field(default_factory=dict)  # folded SKU -> product
+    # a number as the catalog writes it in a value ("30" of "30 lb", "1/4" of 1/4",
+    # "13" of "13 piezas") -> the value keys it is part of
+    written: dict[str, set[str]] = field(default_factory=dict)
+    # term keys of the first word of names and categories: what products are
+    # ("botella" of "Botella de agua"; not "pares" of "Calcetas 3 pares")
+    heads: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, rows: Iterable[Row]) -> CatalogFacets:
@@ -245,6 +251,12 @@ class CatalogFacets:
                 values[str(attr)] = key
                 texts[str(attr)] = raw
                 facets._phrase(raw, key)
+                measures = find_measures(raw)
+                if len(measures) > 1 or (measures and ":" not in key):
+                    # '1/4" x 2"', "bolsa 15 lb": each measure is a value of it too
+                    for n, span in enumerate(measures):
+                        values[f"{attr}#{n}"] = span.measure.key
+                        texts[f"{attr}#{n}"] = raw[span.start : span.end]
                 if key.startswith("size:") and len(words(raw)) == 1 and len(words(raw)[0]) == 1:
                     letters.add(words(raw)[0])
             name_values, rest = _values_in_name(row.name)
@@ -272,6 +284,8 @@ class CatalogFacets:
                     facets.by_value.setdefault(each, set()).add(row.id)
                     facets.attr_of.setdefault(each, set()).add(_attr_kind(attr, key))
             name_words = words(row.name)
+            for head in (name_words[:1], words(row.category or "")[:1]):
+                facets.heads.update(term_key(w) for w in head if w.isalpha())
             for w in [*name_words, *words(row.category or "")]:
                 if not is_stopword(w) and not w.isdigit():
                     facets.by_term.setdefault(term_key(w), set()).add(row.id)
@@ -282,6 +296,8 @@ class CatalogFacets:
         return facets
 
     def _phrase(self, raw: str, key: str) -> None:
+        for number in re.findall(r"\d+(?:[.,]\d+)?(?:/\d+)?", raw):
+            self.written.setdefault(number.replace(",", "."), set()).add(key)
         phrase = " ".join(words(raw))
         if phrase:
             self.value_phrases.setdefault(phrase, key)

@@ -158,6 +158,11 @@ _VALUE_CUES = frozenset(
     "del talla tallas size sz numero num no nro medida calibre grano grit tono shade color "
     "de en in".split()
 )
+# Words after which a number is how many ("quiero 12", "dame 20", "need 50").
+_QUANTITY_CUES = frozenset(
+    "quiero ocupo necesito dame deme ponme pon mandame manda llevo unos unas como "
+    "want need give get take order about around like".split()
+)
 _STRONG_VALUE_CUES = frozenset("del talla size sz medida calibre grit tono shade".split())
 _REFERENCE_MARKERS = frozenset("la el lo numero num no nro number opcion option item #".split())
 _POINTERS_ONE = frozenset("ese esa eso este esta that this it".split())
@@ -170,6 +175,7 @@ REMOVE_WORDS = (
     "scratch", "forget the", "olvida el", "olvida la", "nevermind the",
 )  # fmt: skip
 SET_WORDS = (
+    "en total", "in total", "total", "van a ser", "serian", "that makes", "all together",
     "mejor solo", "nada mas", "solo", "mejor", "cambia", "cambialo", "cambiala",
     "cambiar a", "que sean", "ponle", "dejalo en", "deja", "make it", "make that",
     "change it to", "change", "only", "just", "instead", "actually",
@@ -231,6 +237,10 @@ QUESTION_OPENERS = (
     "is", "are", "do", "does", "can", "could", "will", "hay", "tienen", "es", "son",
     "se puede", "puedo", "aceptan", "hacen",
 )  # fmt: skip
+_SPOKEN_FRACTIONS: dict[str, tuple[str, int]] = {
+    "media": ("0.5", 1), "medio": ("0.5", 1), "cuarto": ("0.25", 1),
+    "tres cuartos": ("0.75", 2), "octavo": ("0.125", 1), "half": ("0.5", 1),
+}  # fmt: skip
 _RELATIVE = {
     **dict.fromkeys(
         "grande grandes grandote big bigger biggest large larger largest mayor".split(), "rel:big"
@@ -247,7 +257,7 @@ _STORE_WORDS = frozenset(
     "tienda tiendas sucursal sucursales store stores shop branch local".split()
 )
 _PLACE_NOISE = frozenset(
-    "sucursal tienda store branch local shop plaza centro comercial mall the los las del".split()
+    "sucursal tienda store branch local shop plaza comercial mall the los las del".split()
 )
 SEPARATORS = frozenset({"y", "and", "&", "+", "plus", "e", "mas", "tambien", "also", "ademas"})
 
@@ -358,6 +368,8 @@ def _tokens(text: str) -> list[_Token]:
         if raw:
             if re.fullmatch(r"\d+[.,]\d+", raw):
                 word = raw.replace(",", ".")  # "25.5", "1,5": one number
+            elif re.fullmatch(r"\d+/\d+", raw):
+                word = raw  # "1/4": a fraction (of an inch, mostly)
             else:
                 word = normalize(raw).replace(" ", "")
             out.append(_Token(start, end, raw, word))
@@ -377,6 +389,8 @@ class _Reader:
         self.facets = facets or CatalogFacets()
         self.expecting = expecting
         self.in_play = list(in_play)
+        # The products in play and their families: "la de 80" after the 120 grit.
+        self.playing = {q for p in self.in_play for q in self.facets.family_of(p)}
         self.vocabulary = vocabulary
         self.tokens = _tokens(text)
         self.taken: list[Span | None] = [None] * len(self.tokens)
@@ -619,6 +633,22 @@ class _Reader:
                 self.take_tokens(i, i + width, "value", f"size:{letter}")
                 break
 
+    def spoken_fractions(self) -> None:
+        """ "Tubo de media", "llave de tres cuartos": fractions of an inch said in words,
+        where the catalog sells such measures."""
+        for i, w in enumerate(self.words):
+            if not self.free(i) or self.word(i - 1) not in ("de", "del", "of"):
+                continue
+            two = f"{w} {self.word(i + 1)}"
+            amount, width = _SPOKEN_FRACTIONS.get(two, (None, 2))
+            if amount is None:
+                amount, width = _SPOKEN_FRACTIONS.get(w, (None, 1))
+            if amount is None or (width == 2 and not self.free(i + 1)):
+                continue
+            key = f"in:{amount}"
+            if key in self.facets.by_value:
+                self.take_tokens(i, i + width, "value", key)
+
     def relative_sizes(self) -> None:
         """ "The big one", "la chica", "the smaller bag": the biggest or smallest of the
         products in play (a size word the catalog does not sell as a size)."""
@@ -720,6 +750,8 @@ class _Reader:
         w = self.words[i]
         if re.fullmatch(r"\d{1,3}\.\d{1,2}", w):
             return w.rstrip("0").rstrip("."), 1, True
+        if re.fullmatch(r"\d{1,2}/\d{1,2}", w):
+            return w, 1, True
         if re.fullmatch(r"\d{1,3}", w):
             half = self._half_after(i + 1)
             if half:
@@ -749,9 +781,11 @@ class _Reader:
 
     def _place_number(self, i: int, width: int, value: int | str, digits: bool) -> None:
         """A number is a list index, an attribute value, a quantity, or unsure."""
-        if isinstance(value, str):  # "25.5": never a quantity
+        if isinstance(value, str):  # "25.5", "1/4": never a quantity
             if self._value_number(value):
                 self.take_tokens(i, i + width, "value", f"n:{value}")
+            elif (measure := self._measure_of_number(value)) is not None:
+                self.take_tokens(i, i + width, "value", measure)
             return
         prev = self.word(i - 1)
         nxt = self.word(i + width)
@@ -770,6 +804,15 @@ class _Reader:
         measure = self._measure_of_number(value) if digits else None
         if measure is not None and (prev in _VALUE_CUES or not self._counted(i + width)):
             self.take_tokens(i, i + width, "value", measure)  # "la de 600", "el de 250"
+            return
+        if (
+            measure is not None
+            and ":" not in measure
+            and nxt in _COUNT_NOUNS
+            and prev in ("the", "el", "la", "los", "las", "de", "del", "of")
+        ):
+            # "the 13 piece set" where a set is sold as "13 piezas": what it is.
+            self.take_tokens(i, i + width + 1, "value", measure)
             return
         if digits and prev in _STRONG_VALUE_CUES:
             # "size 8", "talla 30": a size even when the catalog has none (then the
@@ -804,8 +847,19 @@ class _Reader:
             self.take_tokens(i, i + width, "number", value)
             return
         if (
+            digits
+            and value >= 10
+            and str(value) in self.facets.written
+            and not self._counted(i + width)
+            and prev not in _QUANTITY_CUES
+        ):
+            # "y de la de 80 otras 4" where sandpaper comes in grit 80: maybe a value,
+            # maybe how many; never acted on as a quantity without asking.
+            self.take_tokens(i, i + width, "number", value)
+            return
+        if (
             nxt in _COUNT_NOUNS
-            and term_key(nxt) not in self.facets.by_term  # "2 botellas" where bottles are sold
+            and term_key(nxt) not in self.facets.heads  # "2 botellas" where bottles are sold
             and self.take_tokens(i, i + width + 1, "quantity", value)
         ):
             return
@@ -815,8 +869,8 @@ class _Reader:
         """Whether the words from ``j`` say what is counted ("2 pares", "3 cajas",
         "2 tenis"): then a number before them is a quantity."""
         w = self.word(j)
-        if w in _COUNT_NOUNS or (w == "de" and self.word(j + 1) in _COUNT_NOUNS):
-            return True
+        if w in _COUNT_NOUNS or w in ("de", "of"):
+            return True  # "2 pares", "6 de chocolate", "3 of the blue ones"
         return bool(w) and self._is_term(w)
 
     def _after_is_free_of_terms(self, j: int) -> bool:
@@ -827,17 +881,16 @@ class _Reader:
         return bool(w) and (self._is_term(w) or w in self.facets.value_phrases)
 
     def _measure_of_number(self, value: int | str) -> str | None:
-        """ "La de 600" where the products in play come in 300 g and 600 g: ``g:600``."""
-        amount = str(value)
-        keys = [k for k in self.facets.by_value if ":" in k and k.split(":", 1)[1] == amount]
-        keys = [k for k in keys if not k.startswith(("n:", "size:"))]
+        """ "La de 600" where the products in play come in 300 g and 600 g (``g:600``);
+        "the 30" where they come in 15 lb and 30 lb; "de 1/4" among 1/4" and 1/2"."""
+        keys = [k for k in self.facets.written.get(str(value), ()) if not k.startswith("n:")]
         if not keys:
             return None
-        for playing in (set(self.in_play), self._named_here()):
-            near = [k for k in keys if self.facets.by_value[k] & playing]
+        for playing in (self.playing, self._named_here()):
+            near = [k for k in keys if self.facets.by_value.get(k, set()) & playing]
             if near:
                 return near[0]
-        return keys[0] if len(keys) == 1 else None
+        return None
 
     def _named_here(self) -> set[int]:
         """The products some word of this message names ("la creatian de 600")."""
@@ -859,7 +912,7 @@ class _Reader:
         if not products:
             return False
         if self.in_play:
-            return bool(products & set(self.in_play)) or not (self.facets.numbers_of(self.in_play))
+            return bool(products & self.playing) or not (self.facets.numbers_of(self.in_play))
         return True
 
     # --- references and product words -------------------------------------------------------------
@@ -970,25 +1023,32 @@ class _Reader:
         it says more about the item before ("three gym caps, the white ones")."""
         r = self.reading
         chunks: list[list[Span]] = [[]]
+        loose: list[int] = [0]  # per chunk: words no span took ("for my lab he's 4")
         for i, token in enumerate(self.tokens):
             span = self.taken[i]
             between = self.text[self.tokens[i - 1].end : token.start] if i else ""
+            if re.search(r"[,;?!]|\.\s", between) and chunks[-1]:
+                chunks.append([])
+                loose.append(0)
             if span is None:
                 if token.word in SEPARATORS and chunks[-1]:
                     chunks.append([])
+                    loose.append(0)
+                elif _content(token.word):
+                    loose[-1] += 1
                 continue
             if i and self.taken[i - 1] is span:
                 continue  # the span's later tokens
             if span.kind not in _ITEM_KINDS:
                 continue
-            if ("," in between or ";" in between) and chunks[-1]:
-                chunks.append([])
             chunks[-1].append(span)
         out: list[Mention] = []
-        for chunk in chunks:
+        for chunk, words_left in zip(chunks, loose, strict=True):
             if not chunk:
                 continue
             mention = _mention_of(chunk)
+            if mention.empty and out and words_left:
+                continue  # "... for my lab, he's 4": a number in a story, not a quantity
             previous = out[-1] if out else None
             if previous is not None and not (
                 mention.quantity is not None
@@ -1015,6 +1075,12 @@ class _Reader:
 
 
 NEVER_FUZZY: frozenset[str] = CHAT_WORDS | _intent_words()
+
+
+def _content(word: str) -> bool:
+    """A word that says something of its own (not a stopword nor chat filler)."""
+    return len(word) >= 3 and word.isalpha() and not is_stopword(word) and word not in NEVER_FUZZY
+
 
 _ITEM_KINDS = frozenset(
     {"quantity", "number", "measure", "value", "reference", "term", "all", "sku"}
@@ -1181,6 +1247,7 @@ def read(
     reader.places(locations)
     reader.measures()
     reader.values()
+    reader.spoken_fractions()
     reader.relative_sizes()
     reader.references()
     reader.numbers()
