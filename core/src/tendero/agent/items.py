@@ -129,7 +129,10 @@ def _magnitude(product_id: int, facets: CatalogFacets) -> float | None:
 
 
 def _extreme(products: list[int], biggest: bool, facets: CatalogFacets) -> list[int]:
-    """The biggest (or smallest) of ``products`` when their sizes differ; else all."""
+    """The biggest (or smallest) of ``products`` when their sizes differ; else all.
+    Only within one family: the smallest of a dog food and a cat food is a guess."""
+    if len({facets.products[p].family for p in products if p in facets.products}) > 1:
+        return products
     sized = [(m, pid) for pid in products if (m := _magnitude(pid, facets)) is not None]
     if len({m for m, _ in sized}) < 2:
         return products
@@ -212,7 +215,8 @@ def _narrow(
         having = [pid for pid in kept if any(facets.has_value(pid, key) for key in keys)]
         if (having and len(having) < len(kept)) or (having and quantity is None and len(kept) == 1):
             kept = having
-            number_as_value = number
+            if quantity is None:  # "concealer 330": the 330; how many, if not said, asked
+                number_as_value = number
         elif quantity is None and not having:
             quantity = number  # not a value of these products: how many
     if missing:

@@ -551,7 +551,7 @@ class _Talk:
                 if mention.empty and mention.quantity is not None:
                     mention.pointer = True  # "quiero dos, y una toalla": two of it
         named = [m for m in reading.mentions if not m.empty]
-        change = reading.verb in ("add", "remove", "set")
+        change = reading.verb in ("add", "remove", "set", "replace")
         if (
             len(named) == 1
             and named[0].quantity is None
@@ -669,6 +669,8 @@ class _Talk:
         if setting and not sure and not unsure:
             return False
         sure = _same_product_once(sure)
+        if self.reading.verb == "replace":
+            sure = await self.swap_lines(sure)
         short = await self.short_of_stock(sure, setting)
         if short is not None:
             sure = [(m, r) for m, r in sure if r.one != short]
@@ -694,6 +696,28 @@ class _Talk:
         elif unsure:
             await self.ask_which(*unsure[0])
         return True
+
+    async def swap_lines(
+        self, sure: list[tuple[Mention, Resolution]]
+    ) -> list[tuple[Mention, Resolution]]:
+        """ "Swap it for the 440": the cart line of the same family makes way for the
+        product named, with the quantity it had (unless another is said)."""
+        state = self.state
+        for _, res in sure:
+            product_id = res.one
+            assert product_id is not None
+            family = set(self.facets.family_of(product_id))
+            old = [
+                line
+                for line in state.cart
+                if line.product_id in family and line.product_id != product_id
+            ]
+            if len(old) != 1:
+                continue
+            if res.quantity is None:
+                res.quantity = old[0].quantity
+            await self.commerce.remove(state, old[0].product_id)
+        return sure
 
     async def short_of_stock(
         self, sure: list[tuple[Mention, Resolution]], setting: bool
@@ -732,13 +756,15 @@ class _Talk:
             await self.say_missing(res)
             return
         if res.one is not None and res.number_as_value is not None:
-            # "dame 26": the size 26 (its product is sure), how many is not.
+            # "brocas para concreto 6": the 6 mm ones, or six of them? Asked, and the
+            # answer ("la de 6 mm, 3", "6 piezas") is read with this product in focus.
             shown = await self.commerce.show_product(state, res.one)
             state.focus = res.one
             state.last_list = [res.one]
             state.pending_quantity = None
             if shown.ok:
-                self.say(self.r.t("item.how_many", name=shown.data["product"]["name"]))
+                name = shown.data["product"]["name"]
+                self.say(self.r.t("item.quantity_or_value", number=res.number_as_value, name=name))
             self.ask("quantity")
             return
         found = await self.commerce.products(state, res.products[:TOO_MANY_OPTIONS])

@@ -235,6 +235,9 @@ class CatalogFacets:
     # term keys of the first word of names and categories: what products are
     # ("botella" of "Botella de agua"; not "pares" of "Calcetas 3 pares")
     heads: set[str] = field(default_factory=set)
+    # values that are one whole word of a column ("bag", "negro"), not a word inside one
+    # ("pzas" of "caja 12 pzas")
+    one_word: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, rows: Iterable[Row]) -> CatalogFacets:
@@ -251,6 +254,8 @@ class CatalogFacets:
                 values[str(attr)] = key
                 texts[str(attr)] = raw
                 facets._phrase(raw, key)
+                if len(words(raw)) == 1:
+                    facets.one_word.add(key)
                 measures = find_measures(raw)
                 if len(measures) > 1 or (measures and ":" not in key):
                     # '1/4" x 2"', "bolsa 15 lb": each measure is a value of it too

@@ -78,7 +78,7 @@ SpanKind = Literal[
     "location",  # a word of one of the store's locations ("Roma", "Chapalita")
     "sku",  # a product code of the catalog
 ]
-Verb = Literal["add", "remove", "set", "price", "stock", "info"]
+Verb = Literal["add", "remove", "set", "replace", "price", "stock", "info"]
 Expecting = Literal[
     "quantity", "list", "delivery", "location", "fields", "confirm", "saved_details", "receipt"
 ]
@@ -215,6 +215,13 @@ INFO_WORDS = (
     "specs", "ingredientes", "ingredients", "material", "es original", "is it", "are they",
     "es de", "son de", "sirve", "sirven", "works", "work for", "recomiendas", "recommend",
 )  # fmt: skip
+REPLACE_WORDS = (
+    "swap", "swap it", "switch it", "replace", "instead of", "en vez de", "en lugar de",
+    "cambiala por", "cambialo por", "cambiamela", "cambiamelo", "cambia la", "cambia el",
+    "cambialas", "cambialos", "mejor cambiala", "change it for", "change it to",
+    "exchange it", "in place of",
+)  # fmt: skip
+_LEAD_INS = frozenset("also and y oye ok okay pero but so entonces pues and wait espera".split())
 CANCEL_WORDS = (
     "cancela todo", "cancelalo", "cancelar", "cancela", "cancel", "ya no quiero nada",
     "no quiero nada", "olvidalo", "forget it", "never mind", "nevermind",
@@ -664,7 +671,8 @@ class _Reader:
         key = term_key(w)
         if key in self.facets.by_value:
             return key
-        if len(w) >= 5 and w.isalpha() and w not in NEVER_FUZZY:  # "vainiya": misspelt
+        exact_term = key in self.facets.by_term  # "martillo" is no misspelt "amarillo"
+        if len(w) >= 5 and w.isalpha() and w not in NEVER_FUZZY and not exact_term:
             near = _fuzzy_term(w, self.value_words)
             return self.facets.value_phrases.get(near) if near else None
         return None
@@ -802,8 +810,12 @@ class _Reader:
         if self.word(i) in ORDINALS:
             return
         measure = self._measure_of_number(value) if digits else None
-        if measure is not None and (prev in _VALUE_CUES or not self._counted(i + width)):
+        if measure is not None and prev in _VALUE_CUES:
             self.take_tokens(i, i + width, "value", measure)  # "la de 600", "el de 250"
+            return
+        if measure is not None and not self._counted(i + width) and isinstance(value, int):
+            # "brocas para concreto 6" where they come in 6 mm: six, or the 6 mm? Asked.
+            self.take_tokens(i, i + width, "number", value)
             return
         if (
             measure is not None
@@ -860,9 +872,13 @@ class _Reader:
         if (
             nxt in _COUNT_NOUNS
             and term_key(nxt) not in self.facets.heads  # "2 botellas" where bottles are sold
-            and self.take_tokens(i, i + width + 1, "quantity", value)
         ):
-            return
+            if term_key(nxt) in self.facets.one_word:  # "2 bags" where some come in bags
+                self.take_tokens(i, i + width, "quantity", value)
+                self.take_tokens(i + width, i + width + 1, "value", term_key(nxt))
+                return
+            if self.take_tokens(i, i + width + 1, "quantity", value):
+                return
         self.take_tokens(i, i + width, "quantity", value)
 
     def _counted(self, j: int) -> bool:
@@ -961,9 +977,10 @@ class _Reader:
         r = self.reading
         words = self.words
         plain = " ".join(words)
+        opening = [w for w in words[:4] if w not in _LEAD_INS][:1]
         r.question = "?" in self.text or (
-            bool(words) and words[0] in QUESTION_OPENERS and len(words) > 1
-        )
+            bool(opening) and opening[0] in QUESTION_OPENERS and len(words) > 1
+        )  # "also does the niacinamide help w pores"
         r.yes_no = yes_no(self.text)
         r.person = is_human_request(self.text) or has_phrase(words, PERSON_WORDS, fuzzy=False)
         r.cancel = has_phrase(words, CANCEL_WORDS, fuzzy=False)
@@ -986,7 +1003,11 @@ class _Reader:
             r.verb = "price"
         elif has_phrase(words, SET_WORDS, fuzzy=False) and r.quantities_written(self):
             r.verb = "set"
-        elif has_phrase(words, ADD_WORDS, fuzzy=False):
+        elif has_phrase(words, REPLACE_WORDS, fuzzy=False):
+            r.verb = "replace"
+        elif has_phrase(words, ADD_WORDS, fuzzy=False) and not (
+            r.question and not r.quantities_written(self)
+        ):
             r.verb = "add"
         elif r.question and has_phrase(words, STOCK_WORDS, fuzzy=False):
             r.verb = "stock"
@@ -1050,6 +1071,23 @@ class _Reader:
             if mention.empty and out and words_left:
                 continue  # "... for my lab, he's 4": a number in a story, not a quantity
             previous = out[-1] if out else None
+            if (
+                previous is not None
+                and previous.quantity is None
+                and not previous.empty
+                and mention.quantity is not None
+                and not (mention.terms or mention.index is not None or mention.product)
+                and not any(
+                    self.facets.same_attribute(v, w)
+                    for v in mention.values
+                    for w in previous.values
+                )
+            ):
+                # "the clumping litter 40, 3 bags": how many of it
+                previous.quantity = mention.quantity
+                previous.values += [v for v in mention.values if v not in previous.values]
+                previous.end = mention.end
+                continue
             if previous is not None and not (
                 mention.quantity is not None
                 or mention.terms
