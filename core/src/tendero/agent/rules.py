@@ -51,6 +51,7 @@ from tendero.agent.nlu import (
     side_question,
     yes_no,
 )
+from tendero.agent.nlu.knowledge import StoreKnowledge
 from tendero.agent.nlu.matching import has_phrase, starts_with, tokens
 from tendero.agent.nlu.reading import Mention, read
 from tendero.agent.nlu.vocab import (
@@ -66,6 +67,21 @@ from tendero.agent.nlu.vocab import (
 from tendero.conversations.turns import Choice, Reply
 from tendero.money import to_decimal
 from tendero.text import fold
+
+# "pedido 1001", "order #1002": an order number (four digits or more).
+_ORDER_NUMBER = re.compile(
+    r"(?i)(?:#|\b(?:pedido|orden|order)\s*(?:n[uú]mero|number|no\.?|#)?\s*)(\d{4,9})\b"
+)
+ORDER_STATUS_PHRASES = (
+    "mi pedido", "como va mi pedido", "como va el pedido", "estado de mi pedido",
+    "ya salio", "ya lo enviaron", "ya lo mandaron", "cuando llega mi", "cuando me llega",
+    "numero de pedido", "mi orden", "my order", "order status", "where is my order",
+    "when does it ship", "when will it ship", "has it shipped", "did it ship",
+    "when does my order", "status of my order", "order number",
+)  # fmt: skip
+
+# The store knowledge indexes, per (database, settings version, catalog version).
+_KNOWLEDGE: dict[tuple[int, int | None, tuple[int, int] | None], StoreKnowledge] = {}
 
 # --- vocabulary of this brain (the shared one is in tendero.agent.nlu.vocab) --------------
 
@@ -453,10 +469,20 @@ class _Talk:
     # --- media and taps ---------------------------------------------------------------
 
     async def on_image(self, media: Any) -> None:
-        another = self.state.receipt_sent and self.state.last_order_number is not None
-        if self.state.awaiting_receipt_for is None and not another:
-            if self.turn.text.strip():
-                await self.on_text(self.turn.text.strip())
+        state = self.state
+        another = state.receipt_sent and state.last_order_number is not None
+        if state.awaiting_receipt_for is None and not another:
+            caption = self.turn.text.strip()
+            paid = bool(caption) and _has(caption, PAID_PHRASES)
+            if state.cart or state.checkout or paid:
+                # A transfer receipt before the order exists: kept, and attached to the
+                # order when it is confirmed (the customer is told so).
+                kept = await self.commerce.keep_early_receipt(state, media.path, media.media_type)
+                self.say(self.r.render(kept))
+                await self.resume()
+                return
+            if caption:
+                await self.on_text(caption)
                 return
             self.say(self.r.t("media.image_unexpected"))
             return
@@ -511,7 +537,11 @@ class _Talk:
         ):
             if await handler(text):
                 return
-        self.say(self.r.not_understood())
+        if self.reading.question and not self.reading.mentions:
+            # A question nothing the store wrote answers: say so, offer a person.
+            self.say(self.r.t("faq.unknown"))
+        else:
+            self.say(self.r.not_understood())
         await self.resume()
 
     async def human(self, text: str) -> bool:
@@ -653,9 +683,19 @@ class _Talk:
                 res.products = available
 
     async def item_question(self, text: str) -> bool:
-        """A price, stock or "what is it" question about products named."""
+        """A question about products named: what the merchant wrote answers it ("is the
+        leather real?"); a price, stock or "what is it" question gets the product."""
         if not self.question_about:
             return False
+        if self.reading.verb not in ("price", "stock"):
+            named = [p for _, res in self.question_about for p in res.products]
+            answer = (await self.knowledge()).answer(text, product_ids=named[:12])
+            if answer is not None:
+                if answer.product_id is not None:
+                    self.state.focus = answer.product_id
+                self.say(answer.text)
+                await self.resume()
+                return True
         return await self.tell_items(self.question_about)
 
     async def take_items(self, resolved: list[tuple[Mention, Resolution]], buying: bool) -> bool:
@@ -942,7 +982,26 @@ class _Talk:
 
     # --- side questions ---------------------------------------------------------------
 
+    async def order_question(self, text: str) -> bool:
+        """ "¿Cómo va mi pedido 1001?", "already paid, when does it ship?": that order's
+        status, for this customer's own orders only."""
+        asked = _ORDER_NUMBER.search(text)
+        about_order = _has(text, ORDER_STATUS_PHRASES, fuzzy=False)
+        if not (about_order or (asked and _has(text, ("pedido", "order", "orden"), fuzzy=False))):
+            return False
+        if self.state.cart and not asked and self.state.last_order_number is None:
+            return False
+        number = int(asked.group(1)) if asked else None
+        result = await self.commerce.order_status(self.state, number)
+        if not result.ok and result.code == "no_orders":
+            return False
+        self.say(self.r.render(result))
+        await self.resume()
+        return True
+
     async def side_questions(self, text: str) -> bool:
+        if await self.order_question(text):
+            return True
         if self.state.last_order_number is not None and _has(text, RECEIPT_QUESTION_PHRASES):
             number = self.state.last_order_number
             if self.state.awaiting_receipt_for is not None:
@@ -988,8 +1047,13 @@ class _Talk:
         if question is None:
             # Any other question: the merchant's own words, when some sentence of the
             # business context or return policy is about it.
-            if "?" in text and not await self.names_products(text):
-                answer = self.faq_answer(text)
+            reading = self.reading
+            asking = reading.question and not reading.buying and not reading.quantities
+            about_products = await self.names_products(text) or (
+                _has(text, CHEAP_PHRASES) or _has(text, PRICEY_PHRASES)
+            )
+            if asking and not self.question_about and not about_products:
+                answer = await self.store_answer(text) or self.faq_answer(text)
                 if answer:
                     self.say(answer)
                     await self.resume()
@@ -1069,6 +1133,36 @@ class _Talk:
                     self.r.t("quote.more_for_free", amount=self.r.money(threshold - subtotal))
                 )
         return "\n".join(lines)
+
+    async def knowledge(self) -> StoreKnowledge:
+        """The store's sentences (business context, return policy, locations, product
+        descriptions), indexed once per settings version and catalog version."""
+        key = (
+            id(self.commerce.db),
+            await self.commerce.settings_version(),
+            self.commerce.catalog.fingerprint,
+        )
+        found = _KNOWLEDGE.get(key)
+        if found is None:
+            company = self.turn.store.company
+            found = StoreKnowledge.build(
+                company.business_context,
+                company.return_policy,
+                self.turn.store.locations,
+                await self.commerce.catalog.active_rows(),
+            )
+            if len(_KNOWLEDGE) >= 16:
+                _KNOWLEDGE.pop(next(iter(_KNOWLEDGE)))
+            _KNOWLEDGE[key] = found
+        return found
+
+    async def store_answer(self, text: str) -> str:
+        """The merchant's own sentences that answer the question ("" when none does:
+        the agent never makes an answer up)."""
+        in_view = [p for p in (self.state.focus, *self.state.last_list) if p is not None]
+        in_view += [line.product_id for line in self.state.cart]
+        answer = (await self.knowledge()).answer(text, product_ids=in_view[:12])
+        return answer.text if answer is not None else ""
 
     def faq_answer(self, text: str) -> str:
         """The sentences of the business context and return policy that share the

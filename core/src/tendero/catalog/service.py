@@ -125,6 +125,7 @@ class _IndexCache:
     fingerprint: tuple[int, int] | None = None
     index: SearchIndex | None = None
     facets: CatalogFacets | None = None  # families and values, from the same rows
+    rows: list[IndexRow] = field(default_factory=list)  # the active products' text
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # The products no longer sold, indexed on demand (to tell a shopper so).
     inactive_fingerprint: tuple[int, int] | None = None
@@ -601,7 +602,14 @@ class Catalog:
             else:
                 index, facets = SearchIndex(rows), CatalogFacets.build(rows)
             cache.index, cache.facets, cache.fingerprint = index, facets, fingerprint
+            cache.rows = rows
             return index
+
+    async def active_rows(self) -> list[IndexRow]:
+        """Name, category, description and attributes of every active product (the rows
+        the search index was built from; kept while the catalog does not change)."""
+        await self._search_index()
+        return _INDEX_CACHES[self.db].rows
 
     async def facets(self) -> CatalogFacets:
         """The active catalog's families and attribute values (see :mod:`.facets`),

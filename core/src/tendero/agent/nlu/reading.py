@@ -32,7 +32,6 @@ from rapidfuzz import fuzz, process
 from tendero.agent.nlu.intents import (
     delivery_choice,
     is_checkout,
-    is_human_request,
     is_show_cart,
     yes_no,
 )
@@ -241,8 +240,8 @@ THANKS_WORDS = ("gracias", "muchas gracias", "mil gracias", "thanks", "thank you
 QUESTION_OPENERS = (
     "que", "cual", "cuales", "como", "cuando", "donde", "cuanto", "cuantos", "cuantas",
     "por que", "porque", "quien", "what", "which", "how", "when", "where", "why", "who",
-    "is", "are", "do", "does", "can", "could", "will", "hay", "tienen", "es", "son",
-    "se puede", "puedo", "aceptan", "hacen",
+    "is", "are", "do", "does", "can", "could", "will", "hay", "tienen", "se puede",
+    "puedo", "aceptan", "hacen", "manejan", "venden",
 )  # fmt: skip
 _SPOKEN_FRACTIONS: dict[str, tuple[str, int]] = {
     "media": ("0.5", 1), "medio": ("0.5", 1), "cuarto": ("0.25", 1),
@@ -982,7 +981,8 @@ class _Reader:
             bool(opening) and opening[0] in QUESTION_OPENERS and len(words) > 1
         )  # "also does the niacinamide help w pores"
         r.yes_no = yes_no(self.text)
-        r.person = is_human_request(self.text) or has_phrase(words, PERSON_WORDS, fuzzy=False)
+        # Exact words: "encargar 10 conchas" is not "el encargado".
+        r.person = has_phrase(words, (*HUMAN_PHRASES, *PERSON_WORDS), fuzzy=False)
         r.cancel = has_phrase(words, CANCEL_WORDS, fuzzy=False)
         r.checkout = is_checkout(self.text)
         r.show_cart = is_show_cart(self.text)
