@@ -483,6 +483,8 @@ class _Reader:
             if not starts:
                 continue
             begin = first + min(starts)
+            if street_at >= 0 and self.word(first)[:1].isdigit():
+                begin = first  # "45 Elm Street": the house number comes first
             # Everything from the marker to the clause's end is the address, except what
             # another span holds already (an email, a phone).
             for i in range(begin, last):
@@ -774,6 +776,8 @@ class _Reader:
             return _TENS[w], 1, False
         if w in _UNITS:
             return _UNITS[w], 1, False
+        if w in ("a", "an") and self._starts_item(i + 1):
+            return 1, 1, False  # "a medium and a small": one of each
         return None
 
     def _half_after(self, j: int) -> int:
@@ -893,6 +897,9 @@ class _Reader:
 
     def _starts_item(self, j: int) -> bool:
         w = self.word(j)
+        taken = self.taken[j] if 0 <= j < len(self.taken) else None
+        if taken is not None and taken.kind in ("value", "measure", "sku"):
+            return True  # "a medium", "a 500 g one"
         return bool(w) and (self._is_term(w) or w in self.facets.value_phrases)
 
     def _measure_of_number(self, value: int | str) -> str | None:
