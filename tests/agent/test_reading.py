@@ -6,6 +6,8 @@ attributes in extra columns, the way a merchant's CSV has them."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from tendero.agent.items import InPlay, resolve
 from tendero.agent.nlu.reading import Reading, read
@@ -172,5 +174,5 @@ def test_a_number_in_a_story_is_no_quantity() -> None:
 def test_every_part_of_the_text_is_read_once() -> None:
     reading = read("2 jabones de avena de 200, envío a Insurgentes Sur 1602, CP 03940", SOAPS)
     spans = sorted(reading.spans, key=lambda s: s.start)
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
     assert reading.quantities == [2] and reading.postal_code == "03940"

@@ -6,7 +6,6 @@ whole sentences."""
 from __future__ import annotations
 
 from fnmatch import fnmatch
-
 from typing import Any
 
 import pytest

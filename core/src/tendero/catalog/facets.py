@@ -64,7 +64,10 @@ _AMOUNT_WORDS: dict[str, Fraction] = {
     "five": Fraction(5), "diez": Fraction(10), "ten": Fraction(10),
 }  # fmt: skip
 _NUMBER = r"(?:\d+\s+\d+/\d+|\d+/\d+|\d+(?:[.,]\d+)?)"
-_UNIT_ALT = "|".join(sorted((re.escape(u) for u in UNITS if u != '"'), key=len, reverse=True))
+# "in" alone is a word too ("1 in 23"): inches are read from '"', "inch", "pulgada".
+_UNIT_ALT = "|".join(
+    sorted((re.escape(u) for u in UNITS if u not in ('"', "in")), key=len, reverse=True)
+)
 # "500 g", "500gr", "1.5 l", "1/2\"", "3/4 pulgada", "2 lb", "1.7 fl oz", "5 gal"
 MEASURE_RE = re.compile(
     rf"(?<![\w/.,])(?P<num>{_NUMBER})\s*(?:(?P<fl>fl\.?\s*oz)|(?P<unit>{_UNIT_ALT})\b\.?|(?P<inch>\"|''|”|pulg\b))",
@@ -306,7 +309,7 @@ class CatalogFacets:
         phrase = " ".join(words(raw))
         if phrase:
             self.value_phrases.setdefault(phrase, key)
-        parts = [w for w in words(raw) if not is_stopword(w) and not w.isdigit()]
+        parts = [w for w in words(raw) if not is_stopword(w) and not w.isdigit() and len(w) > 2]
         if len(parts) > 1 and ":" not in key:
             # "azul" alone names the "azul marino" products (has_value matches words)
             for part in parts:

@@ -159,8 +159,8 @@ _VALUE_CUES = frozenset(
 )
 # Words after which a number is how many ("quiero 12", "dame 20", "need 50").
 _QUANTITY_CUES = frozenset(
-    "quiero ocupo necesito dame deme ponme pon mandame manda llevo unos unas como "
-    "want need give get take order about around like".split()
+    "quiero ocupo necesito dame deme ponme pon mandame manda llevo unos unas como sean "
+    "want need give get take order about around like it make".split()
 )
 _STRONG_VALUE_CUES = frozenset("del talla size sz medida calibre grit tono shade".split())
 _REFERENCE_MARKERS = frozenset("la el lo numero num no nro number opcion option item #".split())
@@ -259,6 +259,13 @@ _RELATIVE = {
 }
 # Words for the shop itself: "recoger en tienda" names no product, even where a product's
 # name carries the shop's ("Playera Tienda Fit Roma").
+_NOT_ITEM_PHRASES = tuple(
+    tuple(p.split())
+    for p in (
+        "free shipping", "envio gratis", "shipping", "envio", "delivery", "a domicilio",
+        "gratis", "for free", "de regalo",
+    )
+)  # fmt: skip
 _STORE_WORDS = frozenset(
     "tienda tiendas sucursal sucursales store stores shop branch local".split()
 )
@@ -584,6 +591,17 @@ class _Reader:
         cuts.append(len(self.tokens))
         return [(a, b) for a, b in itertools.pairwise(cuts) if a < b]
 
+    def not_items(self) -> None:
+        """Phrases about delivery and money that name no product ("free shipping",
+        "envío gratis"): taken before product words are looked for."""
+        for phrase in _NOT_ITEM_PHRASES:
+            n = len(phrase)
+            for i in range(len(self.tokens) - n + 1):
+                if tuple(self.words[i : i + n]) == phrase and all(
+                    self.free(k) for k in range(i, i + n)
+                ):
+                    self.take_tokens(i, i + n, "location", None)
+
     def places(self, locations: Sequence[str]) -> None:
         """Words of the store's location names ("Roma" of "Roma Norte"): a place to pick
         up, never a product word."""
@@ -816,7 +834,12 @@ class _Reader:
         if measure is not None and prev in _VALUE_CUES:
             self.take_tokens(i, i + width, "value", measure)  # "la de 600", "el de 250"
             return
-        if measure is not None and not self._counted(i + width) and isinstance(value, int):
+        if (
+            measure is not None
+            and not self._counted(i + width)
+            and isinstance(value, int)
+            and prev not in _QUANTITY_CUES  # "make it 2", "quiero 2": how many
+        ):
             # "brocas para concreto 6" where they come in 6 mm: six, or the 6 mm? Asked.
             self.take_tokens(i, i + width, "number", value)
             return
@@ -1008,10 +1031,10 @@ class _Reader:
             r.verb = "remove"
         elif has_phrase(words, PRICE_WORDS, fuzzy=False):
             r.verb = "price"
-        elif has_phrase(words, SET_WORDS, fuzzy=False) and r.quantities_written(self):
-            r.verb = "set"
         elif has_phrase(words, REPLACE_WORDS, fuzzy=False):
             r.verb = "replace"
+        elif has_phrase(words, SET_WORDS, fuzzy=False) and r.quantities_written(self):
+            r.verb = "set"
         elif has_phrase(words, ADD_WORDS, fuzzy=False) and not (
             r.question and not r.quantities_written(self)
         ):
@@ -1191,7 +1214,9 @@ def _distribute(mentions: list[Mention], facets: CatalogFacets) -> list[Mention]
                 (a, b)
                 for n, a in enumerate(item.values)
                 for b in item.values[n + 1 :]
-                if facets.same_attribute(a, b) and not (a.startswith("n:") or b.startswith("n:"))
+                if facets.same_attribute(a, b)
+                and not (a.startswith("n:") or b.startswith("n:"))
+                and not (facets.by_value.get(a, set()) & facets.by_value.get(b, set()))
             ),
             None,
         )
@@ -1289,6 +1314,7 @@ def read(
     )
     reader.skus()
     reader.contact()
+    reader.not_items()
     reader.places(locations)
     reader.measures()
     reader.values()
