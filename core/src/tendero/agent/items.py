@@ -26,7 +26,9 @@ from tendero.agent.nlu.reading import NEVER_FUZZY, Mention
 from tendero.catalog.facets import CatalogFacets
 from tendero.catalog.text import is_stopword, term_key
 
-Basis = Literal["index", "pointer", "terms", "values", "focus", "none"]
+# "anywhere": values alone matched somewhere in the catalog, nothing in play said where:
+# shown and asked about, never acted on.
+Basis = Literal["index", "pointer", "terms", "values", "anywhere", "focus", "none"]
 
 
 @dataclass(slots=True)
@@ -164,7 +166,7 @@ def resolve(mention: Mention, facets: CatalogFacets, in_play: InPlay) -> Resolut
         real = [v for v in mention.values if not v.startswith("rel:")]
         everywhere = set().union(*(facets.by_value.get(v, set()) for v in real[:1]))
         if everywhere:
-            return _narrow(_ordered(everywhere, in_play), mention, quantity, facets, "values")
+            return _narrow(_ordered(everywhere, in_play), mention, quantity, facets, "anywhere")
         if in_play.focus is not None and mention.values:
             # "¿y del 29?" about a product that has no 29: say so.
             family = facets.family_of(in_play.focus)

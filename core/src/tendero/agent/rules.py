@@ -591,7 +591,12 @@ class _Talk:
         ):
             return True  # "mejor nada más el café de olla"
         if not named:
-            if not reading.mentions or reading.unread:
+            answering = (
+                state.asked == "quantity"
+                and reading.mentions[:1]
+                and (reading.mentions[0].quantity is not None)
+            )  # "3 please, one for each of my kids" right after "how many?"
+            if not reading.mentions or (reading.unread and not answering):
                 # "agrega un thermo burn" (no longer sold): the words are not this
                 # catalog's, so "un" is no quantity of the product talked about.
                 return False
@@ -702,7 +707,11 @@ class _Talk:
         """Put every sure item in the cart; ask about the first unsure one."""
         state = self.state
         setting = self.reading.verb == "set"
-        sure = [(m, r) for m, r in resolved if r.one is not None and r.number_as_value is None]
+        sure = [
+            (m, r)
+            for m, r in resolved
+            if r.one is not None and r.number_as_value is None and r.basis != "anywhere"
+        ]
         unsure = [(m, r) for m, r in resolved if (m, r) not in sure and r.products]
         if not buying and len(sure) == 1 and not unsure:
             return await self.tell_items(sure)
@@ -1558,8 +1567,13 @@ class _Talk:
             return await self.answer_fields(text)
         if asked == "quantity" and self.state.focus is not None:
             # "¿Cuántas te pongo?" -> "2" / "sí" / "dame dos"
-            quantity = parse_quantity(text)
-            if quantity is None and yes_no(text) is True:
+            quantity = (self.reading.quantities or [None])[0]
+            plain_yes = (
+                yes_no(text) is True
+                and len(_words(text)) <= 3
+                and not _has(text, (*GOODBYE_PHRASES, *THANKS_PHRASES), fuzzy=False)
+            )  # "ok thx, I'll think about it" is no yes
+            if quantity is None and plain_yes:
                 quantity = self.state.pending_quantity or 1
             if quantity is not None and not await self.names_products(text):
                 await self.pick(self.state.focus, quantity)  # "3 please, one for each kid"

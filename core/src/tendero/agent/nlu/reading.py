@@ -259,6 +259,11 @@ _RELATIVE = {
 }
 # Words for the shop itself: "recoger en tienda" names no product, even where a product's
 # name carries the shop's ("Playera Tienda Fit Roma").
+_TIME_SPAN = re.compile(
+    r"(?i)\b(?:\d{1,3}|un|una|dos|tres|cuatro|cinco|diez|one|two|three|four|five|ten|a)\s+"
+    r"(?:min|mins|minutos?|minutes?|hrs?|horas?|hours?|d[ií]as?|days?|semanas?|weeks?|"
+    r"mes|meses|months?|a[nñ]os?|years?)\b"
+)
 _NOT_ITEM_PHRASES = tuple(
     tuple(p.split())
     for p in (
@@ -267,7 +272,9 @@ _NOT_ITEM_PHRASES = tuple(
     )
 )  # fmt: skip
 _STORE_WORDS = frozenset(
-    "tienda tiendas sucursal sucursales store stores shop branch local".split()
+    "tienda tiendas sucursal sucursales store stores shop branch local "
+    # words too common in names to say which product by themselves ("Oil-Free ...")
+    "free gratis new nuevo nueva original pack set kit".split()
 )
 _PLACE_NOISE = frozenset(
     "sucursal tienda store branch local shop plaza comercial mall the los las del".split()
@@ -593,7 +600,10 @@ class _Reader:
 
     def not_items(self) -> None:
         """Phrases about delivery and money that name no product ("free shipping",
-        "envío gratis"): taken before product words are looked for."""
+        "envío gratis"), and spans of time ("5 min", "hace 4 meses", "10 años"): taken
+        before product words and quantities are looked for."""
+        for match in _TIME_SPAN.finditer(self.text):
+            self.take(match.start(), match.end(), "location", None)
         for phrase in _NOT_ITEM_PHRASES:
             n = len(phrase)
             for i in range(len(self.tokens) - n + 1):
@@ -830,7 +840,9 @@ class _Reader:
                 return
         if self.word(i) in ORDINALS:
             return
-        measure = self._measure_of_number(value) if digits else None
+        # Right after "how many?", a number not marked as a size is the answer.
+        answering = self.expecting == "quantity" and prev not in _VALUE_CUES
+        measure = self._measure_of_number(value) if digits and not answering else None
         if measure is not None and prev in _VALUE_CUES:
             self.take_tokens(i, i + width, "value", measure)  # "la de 600", "el de 250"
             return
@@ -880,12 +892,13 @@ class _Reader:
                 return
             self.take_tokens(i, i + width, "quantity", value)
             return
-        if as_value and not self._counted(i + width):
+        if as_value and not answering and not self._counted(i + width):
             # "un tenis 26" / "dame 26": a value of the products in play, or a quantity?
             self.take_tokens(i, i + width, "number", value)
             return
         if (
             digits
+            and not answering
             and value >= 10
             and str(value) in self.facets.written
             and not self._counted(i + width)
