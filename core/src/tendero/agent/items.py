@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 
 from tendero.agent.nlu.reading import NEVER_FUZZY, Mention
 from tendero.catalog.facets import CatalogFacets
-from tendero.catalog.text import is_stopword, term_key
+from tendero.catalog.text import is_stopword, stem, term_key
 
 # "anywhere": values alone matched somewhere in the catalog, nothing in play said where:
 # shown and asked about, never acted on.
@@ -66,7 +66,7 @@ def products_named(terms: Iterable[str], facets: CatalogFacets) -> set[int] | No
     for word in terms:
         if is_stopword(word):
             continue
-        ids = facets.by_term.get(term_key(word))
+        ids = facets.by_stem.get(stem(word)) or facets.by_term.get(term_key(word))
         if ids is None and len(word) >= 5 and word not in NEVER_FUZZY:
             near = _near_term(term_key(word), facets)
             ids = facets.by_term.get(near) if near else None
@@ -156,7 +156,9 @@ def resolve(mention: Mention, facets: CatalogFacets, in_play: InPlay) -> Resolut
     if mention.terms:
         named = products_named(mention.terms, facets)
         if named:
-            ordered = _ordered(named, in_play)
+            # "pa concreto, dame 2" right after a list: among the products listed
+            listed = named & set(in_play.last_list)
+            ordered = _ordered(listed or named, in_play)
             return _narrow(ordered, mention, quantity, facets, "terms")
     if mention.values or mention.numbers:
         for base in _bases(in_play, facets):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from tendero.catalog.text import is_stopword, term_key, words
+from tendero.catalog.text import is_stopword, stem, term_key, words
 from tendero.text import fold
 
 # Units as customers and catalogs write them -> (dimension, factor to the base unit).
@@ -229,6 +229,9 @@ class CatalogFacets:
     size_letters: frozenset[str] = frozenset()  # letters sold as sizes ("s", "m", "l")
     # term key -> products whose name or category has it
     by_term: dict[str, set[int]] = field(default_factory=dict)
+    # the same by the word itself (its stem), before synonyms: where a shoe shop sells
+    # both "tenis" and "zapatos", the two words name different products
+    by_stem: dict[str, set[int]] = field(default_factory=dict)
     # value key -> the attributes it is a value of ("n:26" -> {"talla"})
     attr_of: dict[str, set[str]] = field(default_factory=dict)
     skus: dict[str, int] = field(default_factory=dict)  # folded SKU -> product
@@ -297,6 +300,7 @@ class CatalogFacets:
             for w in [*name_words, *words(row.category or "")]:
                 if not is_stopword(w) and not w.isdigit():
                     facets.by_term.setdefault(term_key(w), set()).add(row.id)
+                    facets.by_stem.setdefault(stem(w), set()).add(row.id)
             for a, b in itertools.pairwise(name_words):
                 if a.isalpha() and b.isalpha():  # "Pre-entreno" as "preentreno"
                     facets.by_term.setdefault(term_key(a + b), set()).add(row.id)

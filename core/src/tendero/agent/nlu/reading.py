@@ -620,7 +620,14 @@ class _Reader:
             for word in normalize(name).split():
                 if len(word) >= 3 and not is_stopword(word) and word not in _PLACE_NOISE:
                     keys.setdefault(word, set()).add(name)
+        catalog_word = self.expecting != "location" and not has_phrase(
+            self.words, PICKUP_PHRASES, fuzzy=False
+        )
         for i, w in enumerate(self.words):
+            if catalog_word and (
+                term_key(w) in self.facets.by_term or w in self.facets.value_phrases
+            ):
+                continue  # "one coral too" in a shop named Coral: the coral lipstick
             if self.free(i) and w in keys:
                 names = keys[w]
                 self.take_tokens(i, i + 1, "location", sorted(names)[0])
