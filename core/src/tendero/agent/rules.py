@@ -43,7 +43,6 @@ from tendero.agent.nlu import (
     extract_postal_code,
     is_checkout,
     is_human_request,
-    is_show_cart,
     mentioned_currency,
     parse_address,
     parse_quantity,
@@ -962,7 +961,7 @@ class _Talk:
             and bool(self.state.cart)
             and not mentioned_currency(text)
         )
-        if not total and (not is_show_cart(text) or parse_quantity(text)):
+        if not total and (not self.reading.show_cart or parse_quantity(text)):
             return False
         result = await self.commerce.show_cart(self.state)
         if result.ok and self.state.checkout:

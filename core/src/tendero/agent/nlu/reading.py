@@ -32,7 +32,6 @@ from rapidfuzz import fuzz, process
 from tendero.agent.nlu.intents import (
     delivery_choice,
     is_checkout,
-    is_show_cart,
     yes_no,
 )
 from tendero.agent.nlu.matching import has_phrase, normalize
@@ -1035,7 +1034,8 @@ class _Reader:
         r.person = has_phrase(words, (*HUMAN_PHRASES, *PERSON_WORDS), fuzzy=False)
         r.cancel = has_phrase(words, CANCEL_WORDS, fuzzy=False)
         r.checkout = is_checkout(self.text)
-        r.show_cart = is_show_cart(self.text)
+        # Exact words: "no tengo carro" is not "carrito".
+        r.show_cart = has_phrase(words, SHOW_CART_PHRASES, fuzzy=False)
         r.thanks = has_phrase(words, THANKS_WORDS, fuzzy=False)
         # Only the words as written: "devolver" is no typo of "deliver".
         exact = has_phrase(words, (*SHIPPING_PHRASES, *PICKUP_PHRASES), fuzzy=False)

@@ -181,7 +181,10 @@ SHIPPING_PHRASES = (
     "a mi casa", "a mi domicilio", "hasta mi casa", "to my house", "to my home",
     "deliver it", "have it delivered", "delivered",
     "shipping", "ship", "ship it", "deliver", "delivery", "send it", "home delivery",
-    "mail it",
+    "mail it", "mandenmela", "mandenmelo", "mandenmelas", "mandenmelos", "envienmela",
+    "envienmelo", "envienmelas", "envienmelos", "mandamelas", "mandamelos", "me la mandan",
+    "me lo mandan", "me los mandan", "me las mandan", "me la envian", "me lo envian",
+    "send them", "ship them", "ship it to me", "deliver them",
 )  # fmt: skip
 PICKUP_PHRASES = (
     "recoger", "recojo", "recogerlo", "lo recojo", "paso por el", "paso por él", "pasar por",
