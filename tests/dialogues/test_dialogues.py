@@ -47,7 +47,10 @@ async def test_dialogue(path: Path, settings: Settings, request: pytest.FixtureR
     except DialogueFailed as failure:
         problem = str(failure)
         record_safety(request, failure.safety)
-        if failure.safety:  # a wrong order or an unasked cart change is never a known gap
+        # A wrong order or an unasked cart change is a known gap only when the mark says
+        # so ("unsafe: ..."): a new unsafe dialogue, or a known gap that turns unsafe,
+        # fails the suite. The summary counts them either way.
+        if failure.safety and not dialogue.known_gap.startswith("unsafe:"):
             pytest.fail(problem, pytrace=False)
     except DialogueError as failure:  # a broken dialogue file is never a known gap
         pytest.fail(str(failure), pytrace=False)

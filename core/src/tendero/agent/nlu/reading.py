@@ -790,7 +790,9 @@ class _Reader:
     def _number_at(self, i: int) -> tuple[int | str, int, bool] | None:
         """(value, tokens used, written in digits) of a number at token ``i``; a number
         with a fraction ("25.5", "25 y medio", "8 1/2") comes as its text ("25.5")."""
-        w = self.words[i]
+        w = self.word(i)
+        if not w:
+            return None
         if re.fullmatch(r"\d{1,3}\.\d{1,2}", w):
             return w.rstrip("0").rstrip("."), 1, True
         if re.fullmatch(r"\d{1,2}/\d{1,2}", w):
