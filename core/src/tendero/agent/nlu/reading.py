@@ -1055,10 +1055,12 @@ class _Reader:
             r.verb = "price"
         elif has_phrase(words, REPLACE_WORDS, fuzzy=False):
             r.verb = "replace"
-        elif has_phrase(words, SET_WORDS, fuzzy=False) and r.quantities_written(self):
+        elif has_phrase(words, SET_WORDS, fuzzy=False) and any(
+            sp.kind in ("quantity", "number") for sp in r.spans
+        ):
             r.verb = "set"
         elif has_phrase(words, ADD_WORDS, fuzzy=False) and not (
-            r.question and not r.quantities_written(self)
+            r.question and not any(sp.kind in ("quantity", "number") for sp in r.spans)
         ):
             r.verb = "add"
         elif r.question and has_phrase(words, STOCK_WORDS, fuzzy=False):
@@ -1257,13 +1259,6 @@ def _distribute(mentions: list[Mention], facets: CatalogFacets) -> list[Mention]
                 )
             )
     return split
-
-
-def _quantities_written(reading: Reading, reader: _Reader) -> bool:
-    return any(s.kind in ("quantity", "number") for s in reading.spans)
-
-
-Reading.quantities_written = _quantities_written  # type: ignore[attr-defined]
 
 
 _SOUNDS = (
