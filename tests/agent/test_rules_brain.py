@@ -404,3 +404,18 @@ async def test_demo_document_is_what_the_tests_assume() -> None:
     document = demo_document()
     assert document.workflow is Workflow.SHIPPING_AND_PICKUP
     assert document.shipping.free_threshold is not None
+
+
+async def test_two_misreadings_in_a_row_offer_choices_and_a_person(demo: Database) -> None:
+    ana = Shopper(demo)
+    await ana.say("quiero una gorra negra")
+    await ana.say("listo")  # which delivery?
+    first = await ana.say("blorp zing")
+    assert not any(c["id"] == "answer:human" for c in ana.choices), first
+    second = await ana.say("frumble wax")
+    ids = [c["id"] for c in ana.choices]
+    assert "answer:human" in ids and len(ids) >= 2, second  # the step's choices stay
+    reply = await ana.tap(ids.index("answer:human") + 1)
+    assert has(reply, "persona") or has(reply, "equipo"), reply
+    state = await ana.state()
+    assert [line.sku for line in state.cart] == ["TFR-GORRA-NEG"]  # nothing else changed

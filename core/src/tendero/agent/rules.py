@@ -419,6 +419,7 @@ class _Talk:
         self.out = _Reply()
         self.greeting = ""
         self.question_about: list[tuple[Mention, Resolution]] = []
+        self.misread = False  # this message was not understood (counted in the state)
 
     @property
     def r(self) -> Any:
@@ -501,6 +502,18 @@ class _Talk:
         if kind == LOCATION:
             await self.choose_location(value)
             return True
+        if kind == ANSWER and value == "human":
+            self.state.misread = 0
+            self.turn.handoff = "customer_request"
+            self.say(self.r.handoff())
+            self.ask(None)
+            return True
+        if kind == ANSWER and value == "cart":
+            self.state.misread = 0
+            result = await self.commerce.show_cart(self.state)
+            self.say(self.r.render(result))
+            await self.resume()
+            return True
         if kind == ANSWER:
             await self.on_text("sí" if value == "yes" else "no")
             return True
@@ -535,13 +548,31 @@ class _Talk:
             self.product_request,
         ):
             if await handler(text):
+                if not self.misread:
+                    self.state.misread = 0
                 return
+        self.state.misread += 1
+        if self.state.misread >= 2:
+            # Twice in a row: no third try at the same question, but choices and a person.
+            await self.offer_a_way_out()
+            return
         if self.reading.question and not self.reading.mentions:
             # A question nothing the store wrote answers: say so, offer a person.
             self.say(self.r.t("faq.unknown"))
         else:
             self.say(self.r.not_understood())
         await self.resume()
+
+    async def offer_a_way_out(self) -> None:
+        """After two messages in a row the agent could not place: the step's choices
+        (or the cart) as buttons, and a person."""
+        self.say(self.r.t("stuck"))
+        await self.resume()
+        choices = list(self.out.choices)[:2] if self.state.checkout else []
+        if not choices and self.state.cart:
+            choices = [Choice(choice_id(ANSWER, "cart"), self.r.t("button.cart"))]
+        choices.append(Choice(choice_id(ANSWER, "human"), self.r.t("button.human")))
+        self.out.choices = choices
 
     async def human(self, text: str) -> bool:
         # Exact words only: "encargar 10 conchas" is not "encargado".
@@ -1772,6 +1803,11 @@ class _Talk:
         if not found.ok:
             if _has(text, GOODBYE_PHRASES) or _has(text, THANKS_PHRASES):
                 self.say(self.r.t("anything_else"))
+                return True
+            self.misread = True
+            self.state.misread += 1
+            if self.state.misread >= 2:
+                await self.offer_a_way_out()
                 return True
             if len(query.split()) > 3:
                 self.say(self.r.not_understood())  # a sentence, not a product name

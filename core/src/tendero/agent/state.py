@@ -78,6 +78,7 @@ class ConversationState(_Model):
     focus: int | None = None  # the product talked about last ("make it 3")
     pending_quantity: int | None = None  # "quiero 2 proteínas" -> list -> "la de fresa"
     declined_saved: bool = False  # said no to "same details as last time?"
+    misread: int = 0  # messages in a row the agent could not place (at the same step)
     last_items: list[int] = Field(default_factory=list)  # products of the last order
     receipt_sent: bool = False  # a receipt reached the last order
     last_ready_at: str | None = None  # when the last pickup order is ready (local ISO)
@@ -151,6 +152,7 @@ class ConversationState(_Model):
         self.focus = None
         self.pending_quantity = None
         self.declined_saved = False
+        self.misread = 0
         self.last_order_number = order_number
         self.awaiting_receipt_for = order_number if awaiting_receipt else None
         self.receipt_sent = False
