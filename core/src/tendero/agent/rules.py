@@ -750,7 +750,16 @@ class _Talk:
         sure = _same_product_once(sure)
         if self.reading.verb == "replace":
             sure = await self.swap_lines(sure)
-        short = await self.short_of_stock(sure, setting)
+        # "make it 3", or "I want 2" about the product just put in: the line becomes that
+        # (adding is for "2 more", "another one", or a product named again).
+        to_set = {
+            res.one
+            for m, res in sure
+            if res.one is not None
+            and state.line(res.one) is not None
+            and (setting or ((m.empty or m.pointer) and self.reading.verb != "add"))
+        }
+        short = await self.short_of_stock(sure, to_set)
         if short is not None:
             sure = [(m, r) for m, r in sure if r.one != short]
         more = self.r.t("cart.more")
@@ -761,7 +770,7 @@ class _Talk:
             state.pending_quantity = None
             state.focus = product_id
             before = len(self.out.blocks)
-            if setting and state.line(product_id) is not None:
+            if product_id in to_set:
                 result = await self.commerce.set_quantity(state, product_id, quantity)
             else:
                 result = await self.commerce.add(state, product_id, quantity)
@@ -799,7 +808,7 @@ class _Talk:
         return sure
 
     async def short_of_stock(
-        self, sure: list[tuple[Mention, Resolution]], setting: bool
+        self, sure: list[tuple[Mention, Resolution]], to_set: set[int | None]
     ) -> int | None:
         """The first product asked for in a quantity its stock cannot cover (more than
         the stock, some left): asked about, never capped behind the customer's back."""
@@ -807,7 +816,9 @@ class _Talk:
             product_id = res.one
             assert product_id is not None
             quantity = res.quantity or self.state.pending_quantity or 1
-            wanted = quantity if setting else self.state.quantity_of(product_id) + quantity
+            wanted = (
+                quantity if product_id in to_set else self.state.quantity_of(product_id) + quantity
+            )
             product = (await self.commerce.catalog.get_many([product_id]))[0]
             if product.stock is not None and 0 < product.stock < wanted:
                 return product_id

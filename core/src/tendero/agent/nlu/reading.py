@@ -1023,6 +1023,13 @@ class _Reader:
 
     # --- message-wide signals ---------------------------------------------------------------
 
+    def _more_after_quantity(self) -> bool:
+        """ "dos más", "2 more": more of it, on top of what is in the cart."""
+        for i, span in enumerate(self.taken):
+            if span is not None and span.kind == "quantity" and self.word(i + 1) in ("mas", "more"):
+                return True
+        return False
+
     def signals(self) -> None:
         r = self.reading
         words = self.words
@@ -1059,8 +1066,9 @@ class _Reader:
             sp.kind in ("quantity", "number") for sp in r.spans
         ):
             r.verb = "set"
-        elif has_phrase(words, ADD_WORDS, fuzzy=False) and not (
-            r.question and not any(sp.kind in ("quantity", "number") for sp in r.spans)
+        elif self._more_after_quantity() or (
+            has_phrase(words, ADD_WORDS, fuzzy=False)
+            and not (r.question and not any(sp.kind in ("quantity", "number") for sp in r.spans))
         ):
             r.verb = "add"
         elif r.question and has_phrase(words, STOCK_WORDS, fuzzy=False):
