@@ -30,7 +30,7 @@ def agent_graph(context: Any) -> Any:
 
 @hookimpl
 def startup(app: web.Application) -> None:
-    """Start the unpaid-order expiry job (PRODUCT.md §3: cancel and return stock)."""
+    """Start the unpaid-order expiry job (cancel and return stock)."""
     from tendero.app import DATABASE, PLUGINS
     from tendero.orders.service import run_expiry_job
     from tendero.store.service import get_published

@@ -8,8 +8,8 @@ Export button and the API all stream through the same :class:`Exporter` objects:
     exporter = pick_exporter(exporters, "csv")
     count = await exporter.write(orders, rows="orders", out=sys.stdout.buffer)
 
-``orders`` is an async iterator of order dicts in the ORDER JSON format
-(ARCHITECTURE.md §3). Exporters write to ``out`` as they go and never hold the whole
+``orders`` is an async iterator of order dicts in the ORDER JSON format (docs/api.md).
+Exporters write to ``out`` as they go and never hold the whole
 output in memory. For an async destination (an HTTP response), pass a
 :class:`ChunkedSink`: exporters call :func:`drain` every so often, which is where the
 sink awaits the slow reader.

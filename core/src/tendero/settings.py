@@ -23,7 +23,7 @@ SECRET_KEY_FILE = "secret_key"
 
 
 class Settings(BaseSettings):
-    """Every ``TENDERO_*`` setting of ARCHITECTURE.md §3.
+    """Every ``TENDERO_*`` setting of the public contract (README, Configuration).
 
     Sources, strongest first: keyword arguments, environment variables, ``tendero.toml``
     in the working directory, the defaults below.

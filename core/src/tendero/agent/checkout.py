@@ -70,7 +70,7 @@ def step_fields(step: Any) -> tuple[str, ...]:
 
 def required_address_keys(store: StoreDocument) -> tuple[str, ...]:
     """Address fields a shipping order needs: the neighborhood (colonia) in Mexico, the
-    state elsewhere (PRODUCT.md §4)."""
+    state elsewhere."""
     region = "neighborhood" if store.company.country == "MX" else "state"
     return ("street", "house_number", region, "postal_code", "city")
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-#: How long the agent stays silent after a customer asks for a person (PRODUCT.md §4).
+#: How long the agent stays silent after a customer asks for a person.
 HANDOFF_PAUSE = timedelta(minutes=15)
 #: Seconds between two checkpoint prunes (the first one runs a minute after start).
 PRUNE_INTERVAL = 900.0

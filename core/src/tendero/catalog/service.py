@@ -272,7 +272,7 @@ class Catalog:
     # --- writing ----------------------------------------------------------------------
 
     async def create(self, data: Mapping[str, Any] | None = None, **fields: Any) -> ProductView:
-        """Add a product. Fields as in PRODUCT.md §2: ``name`` and ``price`` required;
+        """Add a product. Fields as in the catalog import format (README, "Products"): ``name`` and ``price`` required;
         ``sku`` unique (case-insensitive). :class:`ValidationFailed` lists every problem."""
         values = _clean({**(data or {}), **fields}, creating=True)
         async with self.db.session() as session:
@@ -380,7 +380,7 @@ class Catalog:
         filename: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> ImportReport:
-        """Import a CSV or XLSX catalog file (PRODUCT.md §2) in one transaction.
+        """Import a CSV or XLSX catalog file (columns as in the README) in one transaction.
 
         ``source`` is a path, the file's bytes or a binary file object (``filename``
         helps tell the format of bytes; the content decides first). Modes:

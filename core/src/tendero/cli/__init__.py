@@ -1,4 +1,4 @@
-"""The ``tendero`` command line (ARCHITECTURE.md §3 is its contract).
+"""The ``tendero`` command line (its options are a public contract, see docs/).
 
 Subcommands are imported only when run, so ``tendero --help`` and each command start
 without loading what the others need.

@@ -1,4 +1,4 @@
-"""Status updates to the customer by chat (PRODUCT.md §4).
+"""Status updates to the customer by chat.
 
 When the merchant marks an order ``shipped`` or ``ready_for_pickup``, the customer gets a
 message in the conversation the order came from — but only inside the channel's

@@ -3,7 +3,7 @@
 An email is built once as a few blocks (paragraphs, headings, label/value rows, an items
 table) and rendered twice, as plain text and as HTML, so the two parts cannot drift
 apart. Every value is escaped in one place (:meth:`EmailContent.html`): a customer named
-``<script>`` shows up as text. Figures come from the order JSON (ARCHITECTURE.md §3);
+``<script>`` shows up as text. Figures come from the order JSON;
 names, hours and bank details from the store settings; money is formatted by
 :func:`tendero.money.format_money`.
 """

@@ -1,4 +1,4 @@
-"""The notifications of one running app (PRODUCT.md §4 and §7).
+"""The notifications of one running app.
 
 * A new order: an email to the merchant; a confirmation to the customer when the order
   has an email (what was ordered, totals, how to pay or where to pick it up).

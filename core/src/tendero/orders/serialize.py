@@ -1,4 +1,4 @@
-"""The Order JSON of the contract (ARCHITECTURE.md §3): exports, the API and hooks.
+"""The Order JSON of the contract (docs/api.md): exports, the API and hooks.
 
 The contract keys are fixed; extra keys (``id``, ``lead_id``, ``conversation_id``,
 ``updated_at``) are additions, never renames. Money is a decimal string with the

@@ -1,4 +1,4 @@
-"""The store settings document (ARCHITECTURE.md §3 fixes its shape and names).
+"""The store settings document (its shape and names are a public contract).
 
 Field-level rules live on the models, so a value that can never be right (an unknown
 currency, a 101% advance payment, a time zone that does not exist) is refused as soon as

@@ -2,7 +2,7 @@
 
 Each :class:`Column` has a header, a kind (which decides how a format writes the value:
 text, whole number, money or date-time) and a function that reads the value out of an
-order dict in the ORDER JSON format (ARCHITECTURE.md §3) and, in item rows, the item.
+order dict in the ORDER JSON format and, in item rows, the item.
 
 ``rows="orders"``: one row per order, with an items summary and an item count.
 ``rows="items"``: one row per item, the order's columns repeated, then the item's.

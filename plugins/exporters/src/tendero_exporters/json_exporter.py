@@ -1,6 +1,6 @@
 """JSON lines export: each order object exactly as given, one per line.
 
-This is the ORDER JSON of the contract (ARCHITECTURE.md §3) — the same objects the API
+This is the ORDER JSON of the contract — the same objects the API
 returns — so ``rows`` does not apply: items stay nested in their order.
 """
 

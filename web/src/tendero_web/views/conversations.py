@@ -4,7 +4,7 @@ merchant can do there — reply through the channel and pause or resume the agen
 A merchant's reply travels like an agent reply: recorded in the transcript (author
 ``merchant``) with its outbox row in one transaction, then delivered by the outbox sender
 with retries and delivery statuses. Like a reply from the platform's own app (an echo),
-it pauses the agent for 15 minutes (PRODUCT.md §4). Meta only accepts free text within
+it pauses the agent for 15 minutes. Meta only accepts free text within
 24 hours of the customer's last message, so a reply outside that window is refused here
 instead of queued for a certain failure.
 """

@@ -1,4 +1,4 @@
-"""The Orders page, an order's detail page, its moves and the export (PRODUCT.md §5-6).
+"""The Orders page, an order's detail page, its moves and the export.
 
 * ``GET /orders`` — the filtered table, newest first, in keyset pages (``?after=``),
   with the counters, the 30-day chart and the export menu. Every filter lives in the

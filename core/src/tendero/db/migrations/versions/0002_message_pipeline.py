@@ -1,4 +1,4 @@
-"""message pipeline: the durable inbox, the outbox and early delivery statuses (ARCHITECTURE.md §4)
+"""message pipeline: the durable inbox, the outbox and early delivery statuses
 
 Revision ID: 0002
 Revises: 0001
